@@ -1,0 +1,47 @@
+"""The ``owl`` command. Each area registers its own subcommands; this module only wires them."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from owl.inventory import InventoryError, load_inventory
+
+# Modules that add subcommands through ``register(subparsers)``, imported lazily so that
+# ``owl check`` does not pay for Flask or SQLAlchemy.
+COMMAND_MODULES = (
+)
+
+
+def _check(args) -> int:
+    try:
+        inventory = load_inventory(args.inventory)
+    except InventoryError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print(f"{args.inventory}: OK: {inventory.summary()}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="owl", description="owl-monitoring: monitoring and SLA "
+                                     "stack of OWL SYSTEMS")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = subparsers.add_parser("check", help="validate an inventory file")
+    check.add_argument("inventory", metavar="INVENTORY")
+    check.set_defaults(handler=_check)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
