@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: real binaries, free ports, processes that are waited for."""

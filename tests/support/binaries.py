@@ -1,0 +1,50 @@
+"""Finding the real binaries the tests run.
+
+Under ``CI=true`` a missing binary is a failure: `.ci/run` installs every package the tests need,
+so a missing one means the test environment is broken, not that the test does not apply.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+# binary -> Debian package that provides it
+PACKAGES = {
+    "prometheus": "prometheus",
+    "promtool": "prometheus",
+    "prometheus-alertmanager": "prometheus-alertmanager",
+    "amtool": "prometheus-alertmanager",
+    "prometheus-blackbox-exporter": "prometheus-blackbox-exporter",
+    "prometheus-node-exporter": "prometheus-node-exporter",
+    "restic": "restic",
+    "borg": "borgbackup",
+    "whatweb": "whatweb",
+    "pg_ctl": "postgresql",
+}
+
+
+def require_binary(name: str) -> str:
+    """The path of ``name``; fails under CI=true, skips elsewhere, when it is not installed."""
+    path = shutil.which(name)
+    if path is None and name == "pg_ctl":
+        path = _postgres_binary(name)
+    if path:
+        return path
+    message = f"{name} is not installed (Debian package {PACKAGES.get(name, name)})"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _postgres_binary(name: str) -> str | None:
+    base = "/usr/lib/postgresql"
+    if not os.path.isdir(base):
+        return None
+    for version in sorted(os.listdir(base), reverse=True):
+        candidate = os.path.join(base, version, "bin", name)
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return None
