@@ -91,6 +91,8 @@ class BusinessCalendar:
         self.weekly = weekly
         self.tz = ZoneInfo(timezone)
         self.timezone = timezone
+        self.country = country
+        self.subdivision = subdivision
         self._holidays = holidays_lib.country_holidays(country, subdiv=subdivision)
         self._days: dict[dt.date, tuple[tuple[dt.datetime, dt.datetime], ...]] = {}
 
@@ -106,8 +108,8 @@ class BusinessCalendar:
         return self._holidays.get(day)
 
     def holidays_in(self, year: int) -> list[dt.date]:
-        return sorted(day for day in holidays_lib.country_holidays(
-            self._holidays.country, subdiv=self._holidays.subdiv, years=year))
+        return sorted(holidays_lib.country_holidays(self.country, subdiv=self.subdivision,
+                                                    years=year))
 
     def is_working_day(self, day: dt.date) -> bool:
         """A "jour ouvré": Monday to Friday, not a public holiday."""

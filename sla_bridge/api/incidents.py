@@ -1,0 +1,115 @@
+"""Incidents: list, one, acknowledge, exclude and withdraw an exclusion."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+
+from sla_bridge.api.common import ApiError, bridge, client_scope, json_body, month_arg, requires
+from sla_bridge.auth import CLIENT, OPERATOR
+from sla_bridge.engine.lifecycle import SLA_STATUSES, STATES
+from sla_bridge.service import EXCLUSION_REASONS, Conflict, NotFound
+from sla_bridge.storage.schema import Incident
+
+blueprint = Blueprint("incidents", __name__)
+MAX_PAGE = 1000
+
+
+def _iso(value):
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+def incident_json(incident: Incident) -> dict:
+    return {
+        "id": incident.id, "client": incident.client, "fingerprint": incident.fingerprint,
+        "alertname": incident.alertname, "severity": incident.severity,
+        "target": incident.target, "labels": incident.labels, "summary": incident.summary,
+        "description": incident.description, "started_at": _iso(incident.started_at),
+        "deadline": _iso(incident.deadline), "acknowledged_at": _iso(incident.acknowledged_at),
+        "acknowledged_by": incident.acknowledged_by, "resolved_at": _iso(incident.resolved_at),
+        "state": incident.state, "sla": incident.sla, "penalty_rate": incident.penalty_rate,
+        "security": incident.security, "month": incident.month,
+        "maintenance_id": incident.maintenance_id,
+        "exclusion": ({"reason": incident.exclusion_reason, "note": incident.exclusion_note,
+                       "by": incident.excluded_by, "at": _iso(incident.excluded_at)}
+                      if incident.exclusion_reason else None),
+        "security_notified_at": _iso(incident.security_notified_at),
+    }
+
+
+def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.args.get(name)
+    if value is not None and value not in allowed:
+        raise ApiError(400, f"{value!r} is not one of: {', '.join(allowed)}", name)
+    return value
+
+
+def _int_arg(name: str, default: int, maximum: int) -> int:
+    value = request.args.get(name, str(default))
+    if not value.isdigit() or int(value) > maximum:
+        raise ApiError(400, f"expected a whole number from 0 to {maximum}", name)
+    return int(value)
+
+
+def _incident_id(raw: str) -> int:
+    if not raw.isdigit():
+        raise ApiError(404, f"no incident {raw}")
+    return int(raw)
+
+
+@blueprint.get("/api/v1/incidents")
+@requires(OPERATOR, CLIENT)
+def list_incidents():
+    rows = bridge().service.list(
+        client=client_scope(), state=_choice("status", STATES), sla=_choice("sla", SLA_STATUSES),
+        month=month_arg(), limit=_int_arg("limit", 100, MAX_PAGE),
+        offset=_int_arg("offset", 0, 10**9))
+    return jsonify(incidents=[incident_json(row) for row in rows])
+
+
+@blueprint.get("/api/v1/incidents/<raw_id>")
+@requires(OPERATOR, CLIENT)
+def get_incident(raw_id: str):
+    try:
+        incident = bridge().service.get(_incident_id(raw_id), client=g.principal.client)
+    except NotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    return jsonify(incident_json(incident))
+
+
+@blueprint.post("/api/v1/incidents/<raw_id>/ack")
+@requires(OPERATOR)
+def acknowledge(raw_id: str):
+    incident = _act(lambda service, incident_id: service.acknowledge(
+        incident_id, g.principal.name), raw_id)
+    return jsonify(incident_json(incident))
+
+
+@blueprint.post("/api/v1/incidents/<raw_id>/exclusion")
+@requires(OPERATOR)
+def exclude(raw_id: str):
+    body = json_body()
+    reason, note = body.get("reason"), body.get("note")
+    if reason not in EXCLUSION_REASONS:
+        raise ApiError(400, f"expected one of: {', '.join(EXCLUSION_REASONS)}", "reason")
+    if not isinstance(note, str) or not note.strip():
+        raise ApiError(400, "a note explaining the exclusion is required", "note")
+    incident = _act(lambda service, incident_id: service.exclude(
+        incident_id, reason, note.strip(), g.principal.name), raw_id)
+    return jsonify(incident_json(incident))
+
+
+@blueprint.delete("/api/v1/incidents/<raw_id>/exclusion")
+@requires(OPERATOR)
+def withdraw_exclusion(raw_id: str):
+    incident = _act(lambda service, incident_id: service.withdraw_exclusion(
+        incident_id, g.principal.name), raw_id)
+    return jsonify(incident_json(incident))
+
+
+def _act(action, raw_id: str) -> Incident:
+    try:
+        return action(bridge().service, _incident_id(raw_id))
+    except NotFound as exc:
+        raise ApiError(404, str(exc)) from None
+    except Conflict as exc:
+        raise ApiError(409, str(exc)) from None

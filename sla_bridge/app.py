@@ -1,0 +1,90 @@
+"""The Flask application factory and the bridge context it carries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask
+from prometheus_client import CollectorRegistry
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from owl.inventory import Inventory
+from sla_bridge.api import alerts, incidents, ops
+from sla_bridge.api.common import ApiError, error_response
+from sla_bridge.auth import TokenStore
+from sla_bridge.engine.terms import terms_from_inventory
+from sla_bridge.metrics import BridgeMetrics, StateCollector
+from sla_bridge.service import IngestResult, SlaService
+from sla_bridge.storage.database import Database
+
+log = logging.getLogger("owl.bridge")
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class BridgeConfig:
+    database_url: str
+    inventory: Inventory
+    webhook_token: str | None
+    clock: Callable[[], dt.datetime] = utc_now
+    max_body_bytes: int = 4 * 1024 * 1024
+    migrate: bool = True
+
+
+class Bridge:
+    """Everything a request needs: database, service, tokens, metrics, clock."""
+
+    def __init__(self, config: BridgeConfig):
+        self.config = config
+        self.clock = config.clock
+        self.db = Database(config.database_url)
+        if config.migrate:
+            self.db.upgrade()
+        self.registry = CollectorRegistry()
+        self.metrics = BridgeMetrics(self.registry)
+        self.service = SlaService(self.db, terms_from_inventory(config.inventory), self.clock,
+                                  observer=self.metrics)
+        self.service.record_contracts()
+        self.registry.register(StateCollector(self.service))
+        self.tokens = TokenStore(self.db, config.webhook_token)
+
+    def after_ingest(self, result: IngestResult) -> None:
+        """Work that follows a committed delivery (client notifications, in later steps)."""
+
+
+def create_app(config: BridgeConfig) -> Flask:
+    app = Flask("sla_bridge")
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.json.sort_keys = False
+    app.extensions["owl"] = Bridge(config)
+    for module in (alerts, incidents, ops):
+        app.register_blueprint(module.blueprint)
+    _register_errors(app)
+    return app
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        return error_response(exc.status, exc.message, exc.field)
+
+    @app.errorhandler(OperationalError)
+    def _storage_unavailable(exc):
+        log.error("storage unavailable: %s", exc.__class__.__name__)
+        return error_response(503, "storage is unavailable; retry later")
+
+    @app.errorhandler(SQLAlchemyError)
+    def _storage_error(exc):
+        log.exception("storage error")
+        return error_response(503, "storage error; retry later")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        return error_response(exc.code or 500, exc.description or exc.name)

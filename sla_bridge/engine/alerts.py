@@ -1,0 +1,56 @@
+"""One alert as Alertmanager reports it, normalized for the engine."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+SEVERITIES = ("critical", "major", "minor")
+TARGET_LABELS = ("site", "server")
+
+
+@dataclass(frozen=True)
+class AlertNotice:
+    """A firing or resolved alert instance, received at ``received_at`` (the bridge's clock)."""
+
+    fingerprint: str
+    status: str  # "firing" | "resolved"
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None
+    received_at: dt.datetime
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def client(self) -> str | None:
+        return self.labels.get("client") or None
+
+    @property
+    def severity(self) -> str:
+        return self.labels.get("severity", "").lower()
+
+    @property
+    def alertname(self) -> str:
+        return self.labels.get("alertname", "")
+
+    @property
+    def target(self) -> str | None:
+        """The monitored site or server the alert is about, if it names one."""
+        return next((self.labels[name] for name in TARGET_LABELS if self.labels.get(name)), None)
+
+    @property
+    def security(self) -> bool:
+        return self.labels.get("category") == "security"
+
+    @property
+    def clock_start(self) -> dt.datetime:
+        """``startsAt``, unless it lies in the future (clock skew): then the receipt time."""
+        return min(self.starts_at, self.received_at)
+
+    @property
+    def dedup_key(self) -> str:
+        """Identical for every delivery of the same news about the same alert instance."""
+        if self.status == "firing":
+            return f"{self.fingerprint}|firing|{self.starts_at.isoformat()}"
+        ends = self.ends_at.isoformat() if self.ends_at else ""
+        return f"{self.fingerprint}|resolved|{self.starts_at.isoformat()}|{ends}"

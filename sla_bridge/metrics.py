@@ -1,0 +1,141 @@
+"""The bridge's metrics, for dashboards and alert rules.
+
+Counters and the histogram move as things happen (``BridgeMetrics`` observes the service);
+everything else is read from the database at scrape time by :class:`StateCollector`:
+
+    owl_incidents_total{client,severity}                       counter
+    owl_sla_breaches_total{client,severity}                    counter
+    owl_incident_time_to_acknowledge_seconds{severity}          histogram
+    owl_incidents_open{client,severity}                        gauge
+    owl_incident_deadline_timestamp_seconds{client,severity,incident_id,alertname}
+    owl_sla_penalty_rate{client}           this month's applied rate (after the cap)
+    owl_sla_penalty_amount_euros{client}   this month's total
+    owl_sla_penalty_cap_used_ratio{client} applied rate / cap
+    owl_maintenance_windows_active{client}
+    owl_client_contract_info{client,tier,support_24_7,status} 1
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from sla_bridge.engine import lifecycle
+from sla_bridge.engine.ledger import month_of
+from sla_bridge.service import Observer, SlaService
+from sla_bridge.storage.schema import Incident, Maintenance
+
+ACK_BUCKETS = (60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 48 * 3600,
+               96 * 3600)
+
+
+def _client_label(client: str | None) -> str:
+    return client or "_internal"
+
+
+class BridgeMetrics(Observer):
+    def __init__(self, registry: CollectorRegistry):
+        self.incidents = Counter("owl_incidents", "Incidents opened, by client and severity.",
+                                 ["client", "severity"], registry=registry)
+        self.breaches = Counter("owl_sla_breaches", "Incidents whose response deadline passed "
+                                "without an acknowledgement.", ["client", "severity"],
+                                registry=registry)
+        self.time_to_ack = Histogram("owl_incident_time_to_acknowledge_seconds",
+                                     "From clock start to the first acknowledgement.",
+                                     ["severity"], buckets=ACK_BUCKETS, registry=registry)
+
+    def created(self, incident: Incident) -> None:
+        self.incidents.labels(_client_label(incident.client), incident.severity).inc()
+
+    def breached(self, incident: Incident) -> None:
+        self.breaches.labels(_client_label(incident.client), incident.severity).inc()
+
+    def acknowledged(self, incident: Incident) -> None:
+        seconds = (incident.acknowledged_at - incident.started_at).total_seconds()
+        self.time_to_ack.labels(incident.severity).observe(max(seconds, 0))
+
+
+class StateCollector(Collector):
+    """Open incidents, deadlines, this month's penalties, maintenance and contracts."""
+
+    def __init__(self, service: SlaService):
+        self.service = service
+
+    def collect(self):
+        now = self.service.clock()
+        yield from self._open_incidents(now)
+        yield from self._penalties(now)
+        yield self._maintenance(now)
+        yield self._contracts()
+
+    def _open_incidents(self, now):
+        counts = GaugeMetricFamily("owl_incidents_open", "Incidents not yet resolved.",
+                                   labels=["client", "severity"])
+        deadlines = GaugeMetricFamily(
+            "owl_incident_deadline_timestamp_seconds",
+            "Response deadline of each open incident with an SLA.",
+            labels=["client", "severity", "incident_id", "alertname"])
+        with self.service.db.read() as session:
+            grouped = session.execute(
+                select(Incident.client, Incident.severity, func.count())
+                .where(Incident.state != "resolved")
+                .group_by(Incident.client, Incident.severity)).all()
+            pending = session.execute(
+                select(Incident.id, Incident.client, Incident.severity, Incident.alertname,
+                       Incident.deadline)
+                .where(Incident.state != "resolved", Incident.deadline.is_not(None),
+                       Incident.sla.in_((lifecycle.PENDING, lifecycle.BREACHED)))).all()
+        for client, severity, count in grouped:
+            counts.add_metric([_client_label(client), severity], count)
+        for incident_id, client, severity, alertname, deadline in pending:
+            deadlines.add_metric([_client_label(client), severity, str(incident_id), alertname],
+                                 deadline.timestamp())
+        yield counts
+        yield deadlines
+
+    def _penalties(self, now):
+        rate = GaugeMetricFamily("owl_sla_penalty_rate",
+                                 "This month's applied penalty rate (after the cap).",
+                                 labels=["client"])
+        amount = GaugeMetricFamily("owl_sla_penalty_amount_euros",
+                                   "This month's penalty total.", labels=["client"])
+        used = GaugeMetricFamily("owl_sla_penalty_cap_used_ratio",
+                                 "Share of the monthly penalty cap used.", labels=["client"])
+        for client, terms in sorted(self.service.terms.items()):
+            if terms.tier == 0:
+                continue
+            ledger = self.service.ledger(client, month_of(now, terms.ledger_timezone))
+            rate.add_metric([client], float(ledger.applied_rate))
+            amount.add_metric([client], float(ledger.total))
+            used.add_metric([client], float(ledger.applied_rate / ledger.cap_rate)
+                            if ledger.cap_rate else 0.0)
+        yield rate
+        yield amount
+        yield used
+
+    def _maintenance(self, now):
+        family = GaugeMetricFamily("owl_maintenance_windows_active",
+                                   "Maintenance windows in progress.", labels=["client"])
+        with self.service.db.read() as session:
+            rows = session.scalars(select(Maintenance).where(
+                Maintenance.starts_at <= now, Maintenance.ends_at > now,
+                Maintenance.cancelled_at.is_(None))).all()
+        active = defaultdict(int)
+        for row in rows:
+            active[row.client] += 1
+        for client in sorted(self.service.terms):
+            family.add_metric([client], active.get(client, 0))
+        return family
+
+    def _contracts(self):
+        family = InfoMetricFamily("owl_client_contract", "The client's contract, to join on.",
+                                  labels=["client"])
+        for client, terms in sorted(self.service.terms.items()):
+            family.add_metric([client], {"tier": str(terms.tier),
+                                         "support_24_7": str(terms.support_24_7).lower(),
+                                         "status": terms.status})
+        return family

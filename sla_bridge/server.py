@@ -1,0 +1,49 @@
+"""Serving the bridge: waitress (a production WSGI server) plus the bridge's scheduled jobs."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from waitress.server import create_server
+
+from sla_bridge.app import BridgeConfig, create_app
+
+log = logging.getLogger("owl.bridge")
+# A breach must show within a minute of its deadline even when no request comes in.
+STATUS_REFRESH_SECONDS = 15
+
+
+def start_jobs(bridge) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(bridge.service.refresh_statuses, "interval",
+                      seconds=STATUS_REFRESH_SECONDS, id="refresh_statuses",
+                      max_instances=1, coalesce=True)
+    scheduler.start()
+    return scheduler
+
+
+def serve(config: BridgeConfig, listen: str, threads: int = 16) -> None:
+    """Serve until SIGTERM or SIGINT, then stop taking requests and finish the jobs."""
+    app = create_app(config)
+    bridge = app.extensions["owl"]
+    scheduler = start_jobs(bridge)
+    server = create_server(app, listen=listen, threads=threads, ident="owl-sla-bridge",
+                           clear_untrusted_proxy_headers=True)
+
+    def _stop(signum, _frame):
+        log.info("stopping on signal %s", signum)
+        server.close()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info("owl bridge listening on %s", listen)
+    try:
+        server.run()
+    except OSError:
+        if server.socket is not None and server.socket.fileno() != -1:
+            raise  # a real socket error, not the one close() causes
+    finally:
+        scheduler.shutdown(wait=True)
+        bridge.db.dispose()

@@ -1,0 +1,385 @@
+"""The SLA service: applies the engine's decisions to stored incidents, one transaction per call.
+
+Every change is also written to the event history (alerts, operators' actions with before and
+after, maintenance, contract changes), from which ``owl sla replay`` recomputes the same results.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from sla_bridge.engine import lifecycle
+from sla_bridge.engine.alerts import SEVERITIES, AlertNotice
+from sla_bridge.engine.ledger import Breach, Ledger, build_ledger, month_bounds, month_of
+from sla_bridge.engine.lifecycle import Action
+from sla_bridge.engine.maintenance import MaintenanceWindow
+from sla_bridge.engine.terms import CalendarCache, ClientTerms, terms_from_snapshot
+from sla_bridge.storage.database import Database
+from sla_bridge.storage.schema import Event, Incident, Maintenance
+
+UTC = dt.timezone.utc
+EXCLUSION_REASONS = ("third_party", "unauthorized_change", "hardware", "out_of_scope",
+                     "client_unpatched_vulnerability", "zero_day")
+
+
+class NotFound(LookupError):
+    """No such incident (or not one the caller may see)."""
+
+
+class Conflict(ValueError):
+    """The action does not apply to the incident in its current state."""
+
+
+class Observer:
+    """Told of the transitions the metrics count. The default ignores them (replay)."""
+
+    def created(self, incident: Incident) -> None: ...
+
+    def breached(self, incident: Incident) -> None: ...
+
+    def acknowledged(self, incident: Incident) -> None: ...
+
+
+@dataclass
+class IngestResult:
+    received: int = 0
+    created: int = 0
+    updated: int = 0
+    duplicates: int = 0
+    new_security_incidents: list[Incident] = field(default_factory=list)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def notice_payload(notice: AlertNotice) -> dict:
+    """An alert as kept in the event history: what replay needs to process it again."""
+    return {"fingerprint": notice.fingerprint, "status": notice.status,
+            "labels": notice.labels, "annotations": notice.annotations,
+            "startsAt": _iso(notice.starts_at), "endsAt": _iso(notice.ends_at)}
+
+
+def audit_view(incident: Incident) -> dict:
+    """The fields an operator's action can change, for the audit log's before and after."""
+    return {"state": incident.state, "sla": incident.sla,
+            "acknowledged_at": _iso(incident.acknowledged_at),
+            "acknowledged_by": incident.acknowledged_by,
+            "exclusion_reason": incident.exclusion_reason,
+            "exclusion_note": incident.exclusion_note}
+
+
+class SlaService:
+    def __init__(self, db: Database, terms: dict[str, ClientTerms],
+                 clock: Callable[[], dt.datetime], observer: Observer | None = None,
+                 calendars: CalendarCache | None = None):
+        self.db = db
+        self.terms = dict(terms)
+        self.clock = clock
+        self.observer = observer or Observer()
+        self.calendars = calendars or CalendarCache()
+
+    # --- contracts -------------------------------------------------------------------------
+
+    def record_contracts(self) -> list[str]:
+        """Write a ``contract`` event for each client whose terms differ from the last recorded."""
+        changed = []
+        with self.db.write() as session:
+            recorded = _latest_contract_snapshots(session)
+            for client, terms in sorted(self.terms.items()):
+                snapshot = terms.snapshot()
+                if recorded.get(client) != snapshot:
+                    session.add(Event(kind="contract", at=self.clock(), client=client,
+                                      payload={"contract": snapshot}))
+                    changed.append(client)
+        return changed
+
+    def apply_contract(self, client: str, snapshot: dict) -> None:
+        """Replay: the terms a recorded ``contract`` event put in force."""
+        self.terms[client] = terms_from_snapshot(client, snapshot, self.calendars)
+        with self.db.write() as session:
+            session.add(Event(kind="contract", at=self.clock(), client=client,
+                              payload={"contract": snapshot}))
+
+    # --- alerts ----------------------------------------------------------------------------
+
+    def ingest(self, notices: list[AlertNotice]) -> IngestResult:
+        """Store what is new in ``notices``; redeliveries change nothing."""
+        result = IngestResult(received=len(notices))
+        with self.db.write() as session:
+            self._lock_fingerprints(session, {n.fingerprint for n in notices})
+            fresh = _new_notices(session, notices)
+            result.duplicates = len(notices) - len(fresh)
+            if not fresh:
+                return result
+            latest = _latest_incidents(session, {n.fingerprint for n in fresh})
+            windows = _windows(session, {n.client for n in fresh if n.client},
+                               min(n.clock_start for n in fresh))
+            now = self.clock()
+            events = []
+            for notice in fresh:
+                incident, action = self._apply(session, notice, latest.get(notice.fingerprint),
+                                               windows, now)
+                if incident is not None:
+                    latest[notice.fingerprint] = incident
+                    result.created += action in (Action.CREATE, Action.CREATE_RESOLVED)
+                    result.updated += action not in (Action.CREATE, Action.CREATE_RESOLVED)
+                    if incident.security and action in (Action.CREATE, Action.CREATE_RESOLVED):
+                        result.new_security_incidents.append(incident)
+                else:
+                    result.duplicates += 1
+                events.append((notice, incident))
+            session.flush()
+            session.add_all(Event(kind="alert", at=n.received_at, client=n.client,
+                                  incident_id=inc.id if inc is not None else None,
+                                  dedup_key=n.dedup_key, payload=notice_payload(n))
+                            for n, inc in events)
+        return result
+
+    def _apply(self, session: Session, notice: AlertNotice, latest: Incident | None,
+               windows: list[MaintenanceWindow], now: dt.datetime):
+        terms = self.terms.get(notice.client) if notice.client else None
+        window = terms.reopen_window if terms else lifecycle.DEFAULT_REOPEN_WINDOW
+        action = lifecycle.decide(notice, latest, window)
+        if action is Action.DUPLICATE:
+            return None, action
+        if action in (Action.CREATE, Action.CREATE_RESOLVED):
+            incident = self._new_incident(notice, terms, windows, now)
+            session.add(incident)
+        else:
+            incident = latest
+        if action in (Action.REOPEN, Action.REOPEN_RESOLVED):
+            incident.last_starts_at = notice.starts_at
+            incident.resolved_at = None
+        if action in (Action.RESOLVE, Action.CREATE_RESOLVED, Action.REOPEN_RESOLVED):
+            incident.resolved_at = lifecycle.resolution_time(notice, incident.started_at)
+        self._refresh(incident, now)
+        if action in (Action.CREATE, Action.CREATE_RESOLVED):
+            self.observer.created(incident)
+        return incident, action
+
+    def _new_incident(self, notice: AlertNotice, terms: ClientTerms | None,
+                      windows: list[MaintenanceWindow], now: dt.datetime) -> Incident:
+        started = notice.clock_start
+        basis, window = lifecycle.sla_basis(notice, terms, windows)
+        tz = terms.ledger_timezone if terms else None
+        deadline = None
+        if basis != lifecycle.NO_SLA:
+            deadline = lifecycle.deadline_for(started, notice.severity, terms)
+        return Incident(
+            fingerprint=notice.fingerprint,
+            client=notice.client,
+            alertname=notice.alertname, severity=notice.severity or "none",
+            target=notice.target, labels=notice.labels,
+            summary=notice.annotations.get("summary", ""),
+            description=notice.annotations.get("description", ""),
+            security=notice.security, first_starts_at=notice.starts_at,
+            last_starts_at=notice.starts_at, started_at=started,
+            month=month_of(started, tz) if tz else started.strftime("%Y-%m"),
+            deadline=deadline, sla_basis=basis, sla=basis,
+            maintenance_id=window.id if window else None,
+            created_at=now, updated_at=now, penalty_rate="0", state="open")
+
+    def _refresh(self, incident: Incident, now: dt.datetime) -> bool:
+        """Recompute state, SLA status and rate; tell the observer of a new breach."""
+        before = incident.sla
+        incident.state = lifecycle.state_of(incident.acknowledged_at, incident.resolved_at)
+        incident.sla = lifecycle.sla_status(
+            incident.sla_basis, incident.exclusion_reason is not None, incident.deadline,
+            incident.acknowledged_at, incident.resolved_at, now)
+        incident.penalty_rate = str(lifecycle.penalty_rate(
+            incident.sla, incident.severity, self.terms.get(incident.client)))
+        incident.updated_at = now
+        if incident.sla == lifecycle.BREACHED and before != lifecycle.BREACHED:
+            self.observer.breached(incident)
+            return True
+        return False
+
+    def _lock_fingerprints(self, session: Session, fingerprints: Iterable[str]) -> None:
+        """Serialize deliveries of the same alert across bridge replicas (PostgreSQL).
+
+        SQLite needs nothing more: its writers are already serialized by ``BEGIN IMMEDIATE``.
+        """
+        if self.db.dialect != "postgresql":
+            return
+        keys = sorted({zlib.crc32(fp.encode()) for fp in fingerprints})
+        for key in keys:  # sorted, so two transactions never wait on each other in a cycle
+            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+    # --- statuses over time ------------------------------------------------------------------
+
+    def refresh_statuses(self) -> int:
+        """Mark pending incidents whose deadline has passed as breached; return how many."""
+        now = self.clock()
+        with self.db.write() as session:
+            due = session.scalars(select(Incident).where(
+                Incident.sla == lifecycle.PENDING, Incident.deadline < now)).all()
+            return sum(self._refresh(incident, now) for incident in due)
+
+    # --- operators' actions ----------------------------------------------------------------
+
+    def acknowledge(self, incident_id: int, actor: str) -> Incident:
+        """The first acknowledgement stays; later ones change nothing and are not logged."""
+        now = self.clock()
+        with self.db.write() as session:
+            incident = _get(session, incident_id)
+            if incident.acknowledged_at is not None:
+                return incident
+            before = audit_view(incident)
+            incident.acknowledged_at, incident.acknowledged_by = now, actor
+            self._refresh(incident, now)
+            self._audit(session, "ack", incident, actor, before, now)
+        self.observer.acknowledged(incident)
+        return incident
+
+    def exclude(self, incident_id: int, reason: str, note: str, actor: str) -> Incident:
+        if reason not in EXCLUSION_REASONS:
+            raise ValueError(f"reason must be one of: {', '.join(EXCLUSION_REASONS)}")
+        if not note or not note.strip():
+            raise ValueError("note: a note explaining the exclusion is required")
+        now = self.clock()
+        with self.db.write() as session:
+            incident = _get(session, incident_id)
+            if incident.sla_basis == lifecycle.NO_SLA:
+                raise Conflict("the incident has no SLA: there is nothing to exclude it from")
+            if incident.exclusion_reason == reason and incident.exclusion_note == note:
+                return incident
+            before = audit_view(incident)
+            incident.exclusion_reason, incident.exclusion_note = reason, note
+            incident.excluded_by, incident.excluded_at = actor, now
+            self._refresh(incident, now)
+            self._audit(session, "exclusion", incident, actor, before, now)
+        return incident
+
+    def withdraw_exclusion(self, incident_id: int, actor: str) -> Incident:
+        now = self.clock()
+        with self.db.write() as session:
+            incident = _get(session, incident_id)
+            if incident.exclusion_reason is None:
+                return incident
+            before = audit_view(incident)
+            incident.exclusion_reason = incident.exclusion_note = None
+            incident.excluded_by = incident.excluded_at = None
+            self._refresh(incident, now)
+            self._audit(session, "exclusion_withdrawn", incident, actor, before, now)
+        return incident
+
+    def _audit(self, session: Session, kind: str, incident: Incident, actor: str, before: dict,
+               now: dt.datetime) -> None:
+        session.add(Event(kind=kind, at=now, client=incident.client, actor=actor,
+                          incident_id=incident.id,
+                          payload={"before": before, "after": audit_view(incident)}))
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def get(self, incident_id: int, client: str | None = None) -> Incident:
+        """One incident; with ``client``, only one of that client's (else NotFound)."""
+        with self.db.read() as session:
+            incident = session.get(Incident, incident_id)
+            if incident is None or (client is not None and incident.client != client):
+                raise NotFound(f"no incident {incident_id}")
+            return self._current(incident)
+
+    def list(self, client: str | None = None, state: str | None = None, sla: str | None = None,
+             month: str | None = None, limit: int = 100, offset: int = 0) -> list[Incident]:
+        query = select(Incident).order_by(Incident.started_at.desc(), Incident.id.desc())
+        if client is not None:
+            query = query.where(Incident.client == client)
+        if state is not None:
+            query = query.where(Incident.state == state)
+        if sla is not None:
+            query = query.where(Incident.sla == sla)
+        if month is not None:
+            query = query.where(Incident.month == month)
+        with self.db.read() as session:
+            rows = session.scalars(query.limit(limit).offset(offset)).all()
+            return [self._current(row) for row in rows]
+
+    def _current(self, incident: Incident) -> Incident:
+        """The incident as of now: a deadline may have passed since the last scheduled refresh."""
+        if incident.sla == lifecycle.PENDING and incident.deadline < self.clock():
+            incident.sla = lifecycle.BREACHED
+            incident.penalty_rate = str(lifecycle.penalty_rate(
+                incident.sla, incident.severity, self.terms.get(incident.client)))
+        return incident
+
+    def ledger(self, client: str, month: str) -> Ledger:
+        """The penalty ledger of ``client`` for ``month`` under the terms in force at its end."""
+        with self.db.read() as session:
+            terms = self._terms_for_month(session, client, month)
+            rows = session.scalars(select(Incident).where(
+                Incident.client == client, Incident.month == month)).all()
+            breaches = [Breach(row.id, row.severity, row.started_at, row.deadline,
+                               terms.penalty_rates[row.severity])
+                        for row in map(self._current, rows)
+                        if row.sla == lifecycle.BREACHED and row.severity in SEVERITIES]
+        return build_ledger(client, month, terms.currency, terms.monthly_fee,
+                            terms.penalty_cap, breaches)
+
+    def _terms_for_month(self, session: Session, client: str, month: str) -> ClientTerms:
+        current = self.terms.get(client)
+        if current is None:
+            raise NotFound(f"unknown client {client!r}")
+        _, end = month_bounds(month, current.ledger_timezone)
+        recorded = session.scalars(
+            select(Event).where(Event.kind == "contract", Event.client == client,
+                                Event.at < end).order_by(Event.id.desc()).limit(1)).first()
+        if recorded is None:
+            return current
+        return terms_from_snapshot(client, recorded.payload["contract"], self.calendars)
+
+
+def _get(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"no incident {incident_id}")
+    return incident
+
+
+def _new_notices(session: Session, notices: list[AlertNotice]) -> list[AlertNotice]:
+    """Those not already in the event history, each once, in delivery order."""
+    keys = {n.dedup_key for n in notices}
+    known = set(session.scalars(select(Event.dedup_key).where(Event.dedup_key.in_(keys))))
+    fresh = []
+    for notice in notices:
+        if notice.dedup_key not in known:
+            known.add(notice.dedup_key)
+            fresh.append(notice)
+    return fresh
+
+
+def _latest_incidents(session: Session, fingerprints: set[str]) -> dict[str, Incident]:
+    newest = (select(Incident.fingerprint, func.max(Incident.last_starts_at).label("last"))
+              .where(Incident.fingerprint.in_(fingerprints))
+              .group_by(Incident.fingerprint).subquery())
+    rows = session.scalars(select(Incident).join(
+        newest, (Incident.fingerprint == newest.c.fingerprint)
+        & (Incident.last_starts_at == newest.c.last))).all()
+    return {row.fingerprint: row for row in rows}
+
+
+def _windows(session: Session, clients: set[str], since: dt.datetime) -> list[MaintenanceWindow]:
+    if not clients:
+        return []
+    rows = session.scalars(select(Maintenance).where(
+        Maintenance.client.in_(clients), Maintenance.ends_at > since)).all()
+    return [window_of(row) for row in rows]
+
+
+def window_of(row: Maintenance) -> MaintenanceWindow:
+    return MaintenanceWindow(row.id, row.client, tuple(row.targets) if row.targets else None,
+                             row.starts_at, row.ends_at, row.emergency, row.announced_at,
+                             row.cancelled_at)
+
+
+def _latest_contract_snapshots(session: Session) -> dict[str, dict]:
+    newest = (select(Event.client, func.max(Event.id).label("id"))
+              .where(Event.kind == "contract").group_by(Event.client).subquery())
+    rows = session.scalars(select(Event).join(newest, Event.id == newest.c.id)).all()
+    return {row.client: row.payload["contract"] for row in rows}

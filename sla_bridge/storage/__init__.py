@@ -1,0 +1,1 @@
+"""Storage under the engine: SQLAlchemy models, connections and versioned migrations."""

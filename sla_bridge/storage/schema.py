@@ -1,0 +1,157 @@
+"""Tables of the bridge. Times are stored in UTC; money and rates as exact decimal strings."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text,
+                        TypeDecorator, UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+UTC = dt.timezone.utc
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware UTC datetimes in and out, whatever the database keeps (SQLite keeps naive text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; times must be aware")
+        return value.astimezone(UTC).replace(tzinfo=None) if dialect.name == "sqlite" \
+            else value.astimezone(UTC)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite so ids autoincrement on both.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Event(Base):
+    """The full history: alerts received, operators' actions, maintenance, contract changes.
+
+    Alert events are unique on their ``dedup_key``: a redelivery inserts nothing, which is what
+    makes the bridge idempotent under Alertmanager's at-least-once delivery.
+    """
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
+    client: Mapped[str | None] = mapped_column(String(64), index=True)
+    actor: Mapped[str | None] = mapped_column(String(128))
+    incident_id: Mapped[int | None] = mapped_column(Id, index=True)
+    dedup_key: Mapped[str | None] = mapped_column(String(255), unique=True)
+    payload: Mapped[dict] = mapped_column(JSON)
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+    __table_args__ = (
+        UniqueConstraint("fingerprint", "first_starts_at", name="uq_incident_episode"),
+        Index("ix_incidents_client_month", "client", "month"),
+        Index("ix_incidents_sla_deadline", "sla", "deadline"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    client: Mapped[str | None] = mapped_column(String(64))
+    alertname: Mapped[str] = mapped_column(String(255))
+    severity: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(128))
+    labels: Mapped[dict] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    security: Mapped[bool] = mapped_column(Boolean, default=False)
+    first_starts_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    last_starts_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    started_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    month: Mapped[str] = mapped_column(String(7))
+    deadline: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    sla_basis: Mapped[str] = mapped_column(String(32))
+    sla: Mapped[str] = mapped_column(String(32))
+    penalty_rate: Mapped[str] = mapped_column(String(16), default="0")
+    maintenance_id: Mapped[int | None] = mapped_column(Id)
+    exclusion_reason: Mapped[str | None] = mapped_column(String(64))
+    exclusion_note: Mapped[str | None] = mapped_column(Text)
+    excluded_by: Mapped[str | None] = mapped_column(String(128))
+    excluded_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    security_notified_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class Token(Base):
+    """Operator and client API tokens, kept as SHA-256 digests (they are random, 256-bit)."""
+
+    __tablename__ = "tokens"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "operator" | "client"
+    name: Mapped[str] = mapped_column(String(128))
+    client: Mapped[str | None] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class Maintenance(Base):
+    __tablename__ = "maintenances"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    targets: Mapped[list | None] = mapped_column(JSON)
+    starts_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    description: Mapped[str] = mapped_column(Text)
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False)
+    announced_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    announced_by: Mapped[str] = mapped_column(String(128))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(128))
+    silence_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class Notification(Base):
+    """Every message sent (or attempted) to a client, with its time."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    incident_id: Mapped[int | None] = mapped_column(Id)
+    maintenance_id: Mapped[int | None] = mapped_column(Id)
+    recipients: Mapped[list] = mapped_column(JSON)
+    subject: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Deletion(Base):
+    """The only trace left of a terminated client once its data is deleted (section 9)."""
+
+    __tablename__ = "deletions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(64), unique=True)
+    terminated_on: Mapped[str] = mapped_column(String(10))  # ISO date
+    deleted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    counts: Mapped[dict] = mapped_column(JSON)
