@@ -13,3 +13,11 @@ def repo_root() -> pathlib.Path:
 @pytest.fixture
 def example_inventory_path() -> pathlib.Path:
     return REPO / "examples" / "inventory.yml"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path) -> str:
+    """Runs the test once on SQLite and once on PostgreSQL, each time on an empty database."""
+    from tests.support.databases import database_url_for
+
+    return database_url_for(request.param, tmp_path)
