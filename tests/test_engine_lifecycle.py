@@ -1,0 +1,100 @@
+"""The pure lifecycle: what each notice does, and each SLA status as a function of timestamps."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pytest
+
+from sla_bridge.engine.alerts import AlertNotice
+from sla_bridge.engine.lifecycle import Action, decide, sla_status
+
+UTC = dt.timezone.utc
+T0 = dt.datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
+M = dt.timedelta(minutes=1)
+WINDOW = 30 * M
+
+
+def t(minutes: int) -> dt.datetime:
+    return T0 + minutes * M
+
+
+@dataclass
+class Seen:
+    last_starts_at: dt.datetime
+    resolved_at: dt.datetime | None = None
+
+
+def notice(status: str, starts: int, ends: int | None = None) -> AlertNotice:
+    return AlertNotice("fp", status, t(starts), t(ends) if ends is not None else None,
+                       received_at=t(200))
+
+
+@pytest.mark.parametrize("name, incoming, latest, expected", [
+    ("a first firing creates an incident", notice("firing", 0), None, Action.CREATE),
+    ("a resolved alert never seen firing creates a resolved incident",
+     notice("resolved", 0, 10), None, Action.CREATE_RESOLVED),
+    ("a redelivered firing is a duplicate", notice("firing", 0), Seen(t(0)), Action.DUPLICATE),
+    ("a firing with a later start while still open is the same incident",
+     notice("firing", 5), Seen(t(0)), Action.DUPLICATE),
+    ("a resolution of the open episode resolves it", notice("resolved", 0, 10), Seen(t(0)),
+     Action.RESOLVE),
+    ("a redelivered resolution is a duplicate", notice("resolved", 0, 10), Seen(t(0), t(10)),
+     Action.DUPLICATE),
+    ("a late firing of an already resolved episode is a duplicate",
+     notice("firing", 0), Seen(t(0), t(10)), Action.DUPLICATE),
+    ("news of an earlier episode is a duplicate", notice("resolved", 0, 10),
+     Seen(t(60), None), Action.DUPLICATE),
+    ("a refiring inside the reopen window reopens", notice("firing", 40), Seen(t(0), t(10)),
+     Action.REOPEN),
+    ("a refiring exactly at the end of the window reopens", notice("firing", 40),
+     Seen(t(0), t(10)), Action.REOPEN),
+    ("a refiring after the window is a new incident", notice("firing", 41),
+     Seen(t(0), t(10)), Action.CREATE),
+    ("an unseen episode inside the window reopens and resolves", notice("resolved", 20, 25),
+     Seen(t(0), t(10)), Action.REOPEN_RESOLVED),
+    ("an unseen episode after the window is a new resolved incident",
+     notice("resolved", 100, 110), Seen(t(0), t(10)), Action.CREATE_RESOLVED),
+])
+def test_decide(name, incoming, latest, expected):
+    assert decide(incoming, latest, WINDOW) is expected, name
+
+
+def test_a_start_in_the_future_is_clamped_to_the_receipt_time():
+    skewed = AlertNotice("fp", "firing", t(10), None, received_at=t(5))
+    assert skewed.clock_start == t(5)
+    historical = AlertNotice("fp", "firing", t(-5000), None, received_at=t(5))
+    assert historical.clock_start == t(-5000)
+
+
+DEADLINE = t(240)
+
+
+@pytest.mark.parametrize("name, basis, excluded, ack, resolved, now, expected", [
+    ("unacknowledged before the deadline is pending", "tracked", False, None, None, t(100),
+     "pending"),
+    ("acknowledged before the deadline is met", "tracked", False, t(30), None, t(300), "met"),
+    ("acknowledged exactly at the deadline is met", "tracked", False, t(240), None, t(300),
+     "met"),
+    ("unacknowledged exactly at the deadline is still pending", "tracked", False, None, None,
+     t(240), "pending"),
+    ("unacknowledged past the deadline is breached", "tracked", False, None, None, t(241),
+     "breached"),
+    ("acknowledged after the deadline is breached", "tracked", False, t(250), None, t(250),
+     "breached"),
+    ("resolved before the deadline without response", "tracked", False, None, t(100), t(500),
+     "resolved_without_response"),
+    ("a late resolution whose end is before the deadline corrects a breach", "tracked", False,
+     None, t(200), t(900), "resolved_without_response"),
+    ("resolved after the deadline without response stays breached", "tracked", False, None,
+     t(300), t(900), "breached"),
+    ("acknowledged in time and resolved is met", "tracked", False, t(10), t(20), t(900), "met"),
+    ("an excluded incident is excluded", "tracked", True, None, None, t(900), "excluded"),
+    ("a provider-internal incident has no SLA", "no_sla", False, None, None, t(900), "no_sla"),
+    ("an incident in a planned window is maintenance", "maintenance", False, None, None,
+     t(900), "maintenance"),
+    ("an incident while suspended is suspended", "suspended", True, None, None, t(900),
+     "suspended"),
+])
+def test_sla_status(name, basis, excluded, ack, resolved, now, expected):
+    deadline = DEADLINE if basis != "no_sla" else None
+    assert sla_status(basis, excluded, deadline, ack, resolved, now) == expected, name
