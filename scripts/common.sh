@@ -1,0 +1,60 @@
+# Shared by scripts/demo.sh and scripts/test.sh: Debian packages and the virtual environment.
+# Sourced, not run. Works as root on a fresh Debian 12 machine (or with sudo available).
+
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${OWL_VENV:-$ROOT/.venv}"
+STACK_PACKAGES=(prometheus prometheus-alertmanager prometheus-blackbox-exporter
+                prometheus-node-exporter)
+STACK_SERVICES=(prometheus prometheus-alertmanager prometheus-blackbox-exporter
+                prometheus-node-exporter)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_debian_packages() {
+  local missing=()
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
+      || missing+=("$package")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -q
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      "${missing[@]}"
+  fi
+}
+
+# Debian starts the packaged services on the ports owl up uses; owl up runs its own.
+stop_packaged_services() {
+  command -v systemctl >/dev/null && [ -d /run/systemd/system ] || return 0
+  for service in "${STACK_SERVICES[@]}"; do
+    if systemctl is-active --quiet "$service" 2>/dev/null; then
+      echo "stopping and disabling the packaged $service service (owl up runs its own)"
+      as_root systemctl disable --now "$service"
+    fi
+  done
+}
+
+python_ok() {
+  "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
+}
+
+ensure_venv() {
+  local extras="$1"
+  local python=python3
+  if ! python_ok "$python"; then
+    echo "Python 3.11 or newer is needed (python3 is $($python --version 2>&1))" >&2
+    exit 1
+  fi
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$python" -m venv "$VENV" 2>/dev/null || {
+      install_debian_packages python3-venv
+      "$python" -m venv "$VENV"
+    }
+  fi
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q -e "$ROOT$extras"
+}
