@@ -126,7 +126,7 @@ class Maintenance(Base):
     announced_by: Mapped[str] = mapped_column(String(128))
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     cancelled_by: Mapped[str | None] = mapped_column(String(128))
-    silence_id: Mapped[str | None] = mapped_column(String(64))
+    silence_ids: Mapped[list | None] = mapped_column(JSON)  # one silence per target kind
 
 
 class Notification(Base):

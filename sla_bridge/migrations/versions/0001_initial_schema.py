@@ -97,7 +97,7 @@ def upgrade() -> None:
     sa.Column('announced_by', sa.String(length=128), nullable=False),
     sa.Column('cancelled_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('cancelled_by', sa.String(length=128), nullable=True),
-    sa.Column('silence_id', sa.String(length=64), nullable=True),
+    sa.Column('silence_ids', sa.JSON(), nullable=True),
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('maintenances', schema=None) as batch_op:
