@@ -53,6 +53,8 @@ class IngestResult:
     updated: int = 0
     duplicates: int = 0
     new_security_incidents: list[Incident] = field(default_factory=list)
+    # the incident each new notice touched, by the notice's dedup key (replay maps ids with it)
+    incident_ids: dict[str, int | None] = field(default_factory=dict)
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -126,20 +128,24 @@ class SlaService:
             for notice in fresh:
                 incident, action = self._apply(session, notice, latest.get(notice.fingerprint),
                                                windows, now)
-                if incident is not None:
-                    latest[notice.fingerprint] = incident
-                    result.created += action in (Action.CREATE, Action.CREATE_RESOLVED)
-                    result.updated += action not in (Action.CREATE, Action.CREATE_RESOLVED)
-                    if incident.security and action in (Action.CREATE, Action.CREATE_RESOLVED):
+                if action is Action.DUPLICATE:
+                    result.duplicates += 1
+                elif action in (Action.CREATE, Action.CREATE_RESOLVED):
+                    result.created += 1
+                    if incident.security:
                         result.new_security_incidents.append(incident)
                 else:
-                    result.duplicates += 1
+                    result.updated += 1
+                if incident is not None:
+                    latest[notice.fingerprint] = incident
                 events.append((notice, incident))
             session.flush()
-            session.add_all(Event(kind="alert", at=n.received_at, client=n.client,
-                                  incident_id=inc.id if inc is not None else None,
-                                  dedup_key=n.dedup_key, payload=notice_payload(n))
-                            for n, inc in events)
+            for notice, incident in events:
+                incident_id = incident.id if incident is not None else None
+                result.incident_ids[notice.dedup_key] = incident_id
+                session.add(Event(kind="alert", at=notice.received_at, client=notice.client,
+                                  incident_id=incident_id, dedup_key=notice.dedup_key,
+                                  payload=notice_payload(notice)))
         return result
 
     def _apply(self, session: Session, notice: AlertNotice, latest: Incident | None,
@@ -148,7 +154,7 @@ class SlaService:
         window = terms.reopen_window if terms else lifecycle.DEFAULT_REOPEN_WINDOW
         action = lifecycle.decide(notice, latest, window)
         if action is Action.DUPLICATE:
-            return None, action
+            return latest, action
         if action in (Action.CREATE, Action.CREATE_RESOLVED):
             incident = self._new_incident(notice, terms, windows, now)
             session.add(incident)
