@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from owl.inventory import Inventory
-from sla_bridge.api import alerts, incidents, ledger, ops
+from sla_bridge.api import alerts, export, incidents, ledger, ops
 from sla_bridge.api.common import ApiError, error_response
 from sla_bridge.auth import TokenStore
 from sla_bridge.engine.terms import terms_from_inventory
@@ -64,7 +64,7 @@ def create_app(config: BridgeConfig) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
     app.extensions["owl"] = Bridge(config)
-    for module in (alerts, incidents, ledger, ops):
+    for module in (alerts, incidents, ledger, export, ops):
         app.register_blueprint(module.blueprint)
     _register_errors(app)
     return app

@@ -6,12 +6,9 @@ import csv
 import io
 
 from sla_bridge.engine.ledger import Ledger
+from sla_bridge.timefmt import rfc3339
 
 CSV_COLUMNS = ("kind", "incident_id", "severity", "started_at", "deadline", "rate", "amount")
-
-
-def _iso(value):
-    return value.isoformat().replace("+00:00", "Z") if value else None
 
 
 def ledger_json(ledger: Ledger) -> dict:
@@ -19,8 +16,8 @@ def ledger_json(ledger: Ledger) -> dict:
         "client": ledger.client, "month": ledger.month, "currency": ledger.currency,
         "monthly_fee": str(ledger.monthly_fee),
         "lines": [{"kind": line.kind, "incident_id": line.incident_id,
-                   "severity": line.severity, "started_at": _iso(line.started_at),
-                   "deadline": _iso(line.deadline), "rate": str(line.rate),
+                   "severity": line.severity, "started_at": rfc3339(line.started_at),
+                   "deadline": rfc3339(line.deadline), "rate": str(line.rate),
                    "amount": str(line.amount)} for line in ledger.lines],
         "rate_total": str(ledger.rate_total), "cap_rate": str(ledger.cap_rate),
         "applied_rate": str(ledger.applied_rate), "total": str(ledger.total),

@@ -9,6 +9,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from waitress.server import create_server
 
 from sla_bridge.app import BridgeConfig, create_app
+from sla_bridge.retention import delete_due_clients
 
 log = logging.getLogger("owl.bridge")
 # A breach must show within a minute of its deadline even when no request comes in.
@@ -20,6 +21,9 @@ def start_jobs(bridge) -> BackgroundScheduler:
     scheduler.add_job(bridge.service.refresh_statuses, "interval",
                       seconds=STATUS_REFRESH_SECONDS, id="refresh_statuses",
                       max_instances=1, coalesce=True)
+    scheduler.add_job(lambda: delete_due_clients(bridge.db, bridge.service.terms, bridge.clock()),
+                      "interval", hours=1, id="delete_terminated_clients", max_instances=1,
+                      coalesce=True, next_run_time=bridge.clock())
     scheduler.start()
     return scheduler
 

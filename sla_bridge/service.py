@@ -22,6 +22,7 @@ from sla_bridge.engine.maintenance import MaintenanceWindow
 from sla_bridge.engine.terms import CalendarCache, ClientTerms, terms_from_snapshot
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.schema import Event, Incident, Maintenance
+from sla_bridge.timefmt import rfc3339
 
 UTC = dt.timezone.utc
 EXCLUSION_REASONS = ("third_party", "unauthorized_change", "hardware", "out_of_scope",
@@ -57,21 +58,17 @@ class IngestResult:
     incident_ids: dict[str, int | None] = field(default_factory=dict)
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
 def notice_payload(notice: AlertNotice) -> dict:
     """An alert as kept in the event history: what replay needs to process it again."""
     return {"fingerprint": notice.fingerprint, "status": notice.status,
             "labels": notice.labels, "annotations": notice.annotations,
-            "startsAt": _iso(notice.starts_at), "endsAt": _iso(notice.ends_at)}
+            "startsAt": rfc3339(notice.starts_at), "endsAt": rfc3339(notice.ends_at)}
 
 
 def audit_view(incident: Incident) -> dict:
     """The fields an operator's action can change, for the audit log's before and after."""
     return {"state": incident.state, "sla": incident.sla,
-            "acknowledged_at": _iso(incident.acknowledged_at),
+            "acknowledged_at": rfc3339(incident.acknowledged_at),
             "acknowledged_by": incident.acknowledged_by,
             "exclusion_reason": incident.exclusion_reason,
             "exclusion_note": incident.exclusion_note}

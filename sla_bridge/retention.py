@@ -1,0 +1,63 @@
+"""Section 9: a terminated client's data is deleted seven working days after termination.
+
+"Jours ouvrés" are Monday to Friday without public holidays, in the client's calendar. Until the
+due day the client can export everything; on it, the daily job deletes incidents, the event
+history, notifications, maintenance windows and tokens, and leaves one ``deletions`` row saying
+when and how much. Running the job again changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from sla_bridge.engine.terms import ClientTerms
+from sla_bridge.storage.database import Database
+from sla_bridge.storage.schema import Deletion, Event, Incident, Maintenance, Notification, Token
+
+WORKING_DAYS_BEFORE_DELETION = 7
+log = logging.getLogger("owl.bridge.retention")
+
+
+def deletion_due(terms: ClientTerms) -> dt.date | None:
+    if terms.terminated_on is None:
+        return None
+    return terms.calendar.add_working_days(terms.terminated_on, WORKING_DAYS_BEFORE_DELETION)
+
+
+def deletion_record(db: Database, client: str) -> Deletion | None:
+    with db.read() as session:
+        return session.scalars(select(Deletion).where(Deletion.client == client)).first()
+
+
+def delete_due_clients(db: Database, terms: dict[str, ClientTerms], now: dt.datetime
+                       ) -> list[str]:
+    """Delete the data of every terminated client whose deletion day has come."""
+    deleted = []
+    for client, client_terms in sorted(terms.items()):
+        due = deletion_due(client_terms)
+        today = now.astimezone(client_terms.ledger_timezone).date()
+        if due is None or today < due or deletion_record(db, client) is not None:
+            continue
+        try:
+            counts = _delete_client(db, client, client_terms, now)
+        except IntegrityError:
+            continue  # another replica recorded the same deletion first
+        log.info("deleted the data of terminated client %s: %s", client, counts)
+        deleted.append(client)
+    return deleted
+
+
+def _delete_client(db: Database, client: str, terms: ClientTerms, now: dt.datetime) -> dict:
+    tables = {"incidents": Incident, "events": Event, "notifications": Notification,
+              "maintenances": Maintenance, "tokens": Token}
+    counts = {}
+    with db.write() as session:
+        for name, table in tables.items():
+            counts[name] = session.execute(delete(table).where(table.client == client)).rowcount
+        session.add(Deletion(client=client, terminated_on=terms.terminated_on.isoformat(),
+                             deleted_at=now, counts=counts))
+    return counts
