@@ -11,6 +11,7 @@ from owl.inventory import InventoryError, load_inventory
 # Modules that add subcommands through ``register(subparsers)``, imported lazily so that
 # ``owl check`` does not pay for Flask or SQLAlchemy.
 COMMAND_MODULES = (
+    "exporters.command",
     "sla_bridge.command",
 )
 

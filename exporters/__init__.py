@@ -1,0 +1,8 @@
+"""The owl exporter: probes run on a schedule against the inventory's targets, served to Prometheus.
+
+Layout: :mod:`exporters.targets` (what is monitored), :mod:`exporters.sharding` (which exporter
+instance probes what), :mod:`exporters.probe` (probe kinds, results and their cache),
+:mod:`exporters.scheduler` (APScheduler jobs), :mod:`exporters.probes` (the probe catalogue),
+:mod:`exporters.collectors` (Prometheus collectors reading the cache), :mod:`exporters.app` (the
+WSGI app) and :mod:`exporters.command` (``owl exporter``).
+"""

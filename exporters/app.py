@@ -1,0 +1,72 @@
+"""The exporter wired together: targets, scheduler, cache, a fresh registry and the WSGI app."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
+
+from exporters.collectors.cms import CmsCollector
+from exporters.collectors.probes import ProbeStatusCollector
+from exporters.probe import ProbeKind, ResultCache
+from exporters.scheduler import ProbeScheduler
+from exporters.sharding import Shard
+from exporters.targets import Target, monitored_targets, provider_today
+from owl.inventory import Inventory
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def build_registry(cache: ResultCache) -> CollectorRegistry:
+    """A fresh registry (never the global one): the probe collectors and process metrics."""
+    registry = CollectorRegistry()
+    registry.register(ProbeStatusCollector(cache))
+    registry.register(CmsCollector(cache))
+    ProcessCollector(registry=registry)
+    return registry
+
+
+def make_app(registry: CollectorRegistry):
+    """WSGI app: ``/metrics`` (Prometheus exposition of ``registry``), ``/healthz``, else 404."""
+    metrics = make_wsgi_app(registry)
+
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path == "/metrics":
+            return metrics(environ, start_response)
+        if path == "/healthz":
+            start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"ok\n"]
+        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+        return [b"not found: see /metrics and /healthz\n"]
+
+    return app
+
+
+class Exporter:
+    """Probes the monitored targets of ``shard`` and serves what they found."""
+
+    def __init__(self, inventory: Inventory, kinds: Iterable[ProbeKind], shard: Shard = Shard(),
+                 clock: Callable[[], dt.datetime] = utc_now):
+        self.inventory = inventory
+        self.shard = shard
+        self.clock = clock
+        self.cache = ResultCache()
+        self.scheduler = ProbeScheduler(kinds, self.cache, self.targets)
+        self.registry = build_registry(self.cache)
+        self.app = make_app(self.registry)
+
+    def targets(self) -> list[Target]:
+        """The targets of this shard whose client is monitored today (provider's timezone)."""
+        today = provider_today(self.inventory, self.clock())
+        return [target for target in monitored_targets(self.inventory, today)
+                if self.shard.owns(target.key)]
+
+    def start(self):
+        self.scheduler.start()
+
+    def stop(self):
+        self.scheduler.shutdown()

@@ -1,0 +1,104 @@
+"""HTTP GETs for a probe run: one deadline for the whole run, a user agent, a size cap.
+
+requests' own timeout bounds each connect and each socket read, not a whole answer: a site dribbling
+a byte a second would never time out. :class:`Fetcher` gives each request what is left of the run's
+deadline as its timeout and also checks the deadline between reads of the body, so a run ends at
+the latest about one timeout after its deadline (a read started just before it may wait that long;
+the run is reported as failed either way, see :func:`exporters.probe.run_probe`).
+Bodies are cut at ``max_bytes``; what was read is kept (the markers probes look for are near the
+top of a page).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Mapping
+
+import requests
+import urllib3
+
+from exporters.probe import ProbeError
+
+USER_AGENT = f"owl-monitoring/{version('owl-monitoring')}"
+MAX_BODY_BYTES = 2 * 1024 * 1024
+MAX_REDIRECTS = 5
+_CHUNK = 64 * 1024
+
+
+class ProbeTimeout(ProbeError):
+    """The run's deadline passed before an answer was complete."""
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """An answer: final URL (after redirects), status, headers and (possibly cut) body."""
+
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+    truncated: bool = False
+
+    def text(self) -> str:
+        """The body decoded with the charset of Content-Type, UTF-8 if none is given."""
+        charset = "utf-8"
+        for part in self.headers.get("Content-Type", "").split(";")[1:]:
+            key, _, value = part.strip().partition("=")
+            if key.lower() == "charset" and value:
+                charset = value.strip('"')
+        try:
+            return self.body.decode(charset, errors="replace")
+        except LookupError:
+            return self.body.decode("utf-8", errors="replace")
+
+
+class Fetcher:
+    """GETs sharing one deadline of ``timeout`` seconds from creation. Use as a context manager."""
+
+    def __init__(self, timeout: float, max_bytes: int = MAX_BODY_BYTES):
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self._deadline = time.monotonic() + timeout
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = USER_AGENT
+        self._session.max_redirects = MAX_REDIRECTS
+
+    def __enter__(self) -> Fetcher:
+        return self
+
+    def __exit__(self, *exc_info):
+        self._session.close()
+
+    def get(self, url: str) -> Fetched:
+        """GET ``url``; raise :class:`ProbeTimeout` or :class:`ProbeError` when it fails."""
+        try:
+            with self._session.get(url, timeout=self._remaining(url), stream=True) as response:
+                body, truncated = self._read(url, response)
+                return Fetched(response.url, response.status_code, response.headers, body,
+                               truncated)
+        except (requests.Timeout, urllib3.exceptions.TimeoutError):
+            raise self._timeout(url) from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            # reading the body through response.raw raises urllib3's errors, not requests'
+            raise ProbeError(f"GET {url}: {exc}") from None
+
+    def _read(self, url: str, response: requests.Response) -> tuple[bytes, bool]:
+        body = bytearray()
+        # read1 returns what has arrived, so the deadline is checked however slow the site is
+        while chunk := response.raw.read1(_CHUNK, decode_content=True):
+            body += chunk
+            if len(body) >= self.max_bytes:
+                return bytes(body[:self.max_bytes]), True
+            self._remaining(url)
+        return bytes(body), False
+
+    def _remaining(self, url: str) -> float:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._timeout(url)
+        return remaining
+
+    def _timeout(self, url: str) -> ProbeTimeout:
+        return ProbeTimeout(f"GET {url}: no complete answer within the {self.timeout}s timeout")
