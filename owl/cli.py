@@ -12,6 +12,7 @@ from owl.inventory import InventoryError, load_inventory
 # ``owl check`` does not pay for Flask or SQLAlchemy.
 COMMAND_MODULES = (
     "exporters.command",
+    "owl.demo",
     "sla_bridge.command",
 )
 
