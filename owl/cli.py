@@ -14,6 +14,8 @@ COMMAND_MODULES = (
     "exporters.command",
     "owl.demo",
     "sla_bridge.command",
+    "sla_bridge.sla_command",
+    "owl.render.command",
 )
 
 

@@ -69,7 +69,8 @@ def parse_alert(alert, index: int, received_at: dt.datetime) -> AlertNotice:
     starts_at = parse_time(alert.get("startsAt"), f"{where}.startsAt")
     if starts_at is None:
         raise PayloadError(f"{where}.startsAt", "is required")
-    ends_at = parse_time(alert.get("endsAt", "0001-01-01T00:00:00Z"), f"{where}.endsAt")
+    ends_raw = alert.get("endsAt")
+    ends_at = parse_time(ends_raw, f"{where}.endsAt") if ends_raw is not None else None
     fingerprint = alert.get("fingerprint") or fingerprint_of(labels)
     if not isinstance(fingerprint, str) or len(fingerprint) > 64:
         raise PayloadError(f"{where}.fingerprint", "expected a string of at most 64 characters")

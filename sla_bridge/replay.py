@@ -1,0 +1,176 @@
+"""The event history as JSON lines, and its replay through the same service as the live bridge.
+
+A dispute is settled by replaying: ``owl sla export-events`` writes every event (alerts received,
+operators' actions, maintenance windows, contract changes) in the order they were recorded;
+``owl sla replay`` feeds them, with their own timestamps, to a fresh :class:`SlaService` on a
+scratch database and reports the incidents and ledgers it finds. Both paths run the same code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from owl.inventory import Inventory
+from sla_bridge.engine.terms import terms_from_inventory
+from sla_bridge.service import SlaService
+from sla_bridge.storage.database import Database
+from sla_bridge.storage.schema import Event, Incident, Maintenance
+from sla_bridge.timefmt import rfc3339
+from sla_bridge.webhook import parse_alert, parse_time
+
+FORMAT = "owl-events/1"
+
+
+class ReplayError(ValueError):
+    """The events file cannot be replayed; the message names the line."""
+
+
+def export_events(db: Database, now: dt.datetime) -> Iterator[str]:
+    """A header line, then one JSON line per event, oldest first."""
+    yield json.dumps({"format": FORMAT, "exported_at": rfc3339(now)})
+    with db.read() as session:
+        for event in session.scalars(select(Event).order_by(Event.id)).yield_per(1000):
+            yield json.dumps({"id": event.id, "kind": event.kind, "at": rfc3339(event.at),
+                              "client": event.client, "actor": event.actor,
+                              "incident_id": event.incident_id, "payload": event.payload},
+                             sort_keys=True)
+
+
+@dataclass
+class ReplayClock:
+    now: dt.datetime
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+class Replayer:
+    """Applies recorded events, mapping the live ids of incidents and windows to its own."""
+
+    def __init__(self, service: SlaService, clock: ReplayClock):
+        self.service = service
+        self.clock = clock
+        self.incident_ids: dict[int, int] = {}
+        self.window_ids: dict[int, int] = {}
+
+    def apply(self, event: dict) -> None:
+        handler = getattr(self, f"_on_{event['kind']}", None)
+        if handler is None:
+            raise ReplayError(f"unknown event kind {event['kind']!r}")
+        self.clock.now = parse_time(event["at"], "at")
+        handler(event)
+
+    def _on_alert(self, event: dict) -> None:
+        notice = parse_alert(event["payload"], 0, self.clock.now)
+        result = self.service.ingest([notice])
+        replayed = result.incident_ids.get(notice.dedup_key)
+        if event["incident_id"] is not None and replayed is not None:
+            self.incident_ids[event["incident_id"]] = replayed
+
+    def _incident(self, event: dict) -> int:
+        try:
+            return self.incident_ids[event["incident_id"]]
+        except KeyError:
+            raise ReplayError(f"event {event['id']} acts on incident {event['incident_id']}, "
+                              "which no earlier alert event created") from None
+
+    def _on_ack(self, event: dict) -> None:
+        self.service.acknowledge(self._incident(event), event["actor"])
+
+    def _on_exclusion(self, event: dict) -> None:
+        after = event["payload"]["after"]
+        self.service.exclude(self._incident(event), after["exclusion_reason"],
+                             after["exclusion_note"], event["actor"])
+
+    def _on_exclusion_withdrawn(self, event: dict) -> None:
+        self.service.withdraw_exclusion(self._incident(event), event["actor"])
+
+    def _on_contract(self, event: dict) -> None:
+        self.service.apply_contract(event["client"], event["payload"]["contract"])
+
+    def _on_maintenance_created(self, event: dict) -> None:
+        window = event["payload"]
+        with self.service.db.write() as session:
+            row = Maintenance(
+                client=event["client"], targets=window.get("targets"),
+                starts_at=parse_time(window["starts_at"], "starts_at"),
+                ends_at=parse_time(window["ends_at"], "ends_at"),
+                description=window.get("description", ""),
+                emergency=bool(window.get("emergency")),
+                announced_at=parse_time(window.get("announced_at", event["at"]), "announced_at"),
+                announced_by=event["actor"] or "")
+            session.add(row)
+            session.flush()
+            self.window_ids[window["id"]] = row.id
+
+    def _on_maintenance_cancelled(self, event: dict) -> None:
+        window_id = self.window_ids.get(event["payload"]["id"])
+        if window_id is None:
+            raise ReplayError(f"event {event['id']} cancels an unknown maintenance window")
+        with self.service.db.write() as session:
+            row = session.get(Maintenance, window_id)
+            row.cancelled_at = self.clock.now
+            row.cancelled_by = event["actor"]
+
+
+def read_events(lines: Iterable[str], source: str) -> tuple[dt.datetime, list[dict]]:
+    """The export time and the events of an export; errors name the line."""
+    iterator = iter(enumerate(lines, start=1))
+    try:
+        _, first = next(iterator)
+        header = json.loads(first)
+    except (StopIteration, json.JSONDecodeError):
+        raise ReplayError(f"{source}:1: expected the export header line") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ReplayError(f"{source}:1: not an {FORMAT} export")
+    events = []
+    for number, line in iterator:
+        if not line.strip():
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ReplayError(f"{source}:{number}: invalid JSON: {exc.msg}") from None
+        if not isinstance(event, dict) or not {"kind", "at", "payload"} <= event.keys():
+            raise ReplayError(f"{source}:{number}: an event needs kind, at and payload")
+        events.append(event)
+    return parse_time(header["exported_at"], "exported_at"), events
+
+
+@dataclass
+class Replay:
+    service: SlaService
+    as_of: dt.datetime
+
+    def incidents(self, month: str | None = None) -> list[Incident]:
+        return self.service.list(month=month, limit=10**9)
+
+    def close(self) -> None:
+        self.service.db.dispose()
+
+
+def replay(inventory: Inventory, lines: Iterable[str], source: str = "<events>",
+           workdir: Path | None = None) -> Replay:
+    """Replay an export into a scratch SQLite database; statuses as of the export time."""
+    as_of, events = read_events(lines, source)
+    folder = workdir or Path(tempfile.mkdtemp(prefix="owl-replay-"))
+    db = Database(f"sqlite:///{folder / 'replay.db'}")
+    db.upgrade()
+    clock = ReplayClock(as_of)
+    service = SlaService(db, terms_from_inventory(inventory), clock)
+    replayer = Replayer(service, clock)
+    for number, event in enumerate(events, start=2):
+        try:
+            replayer.apply(event)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ReplayError(f"{source}:{number}: {exc}") from None
+    clock.now = as_of
+    service.refresh_statuses()
+    return Replay(service, as_of)

@@ -1,0 +1,145 @@
+"""``owl ledger`` and ``owl sla export-events | replay``: the month's penalties, and disputes."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import re
+import sys
+from pathlib import Path
+
+from owl.inventory import InventoryError, load_inventory
+
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _month(value: str) -> str:
+    if not MONTH.match(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a month as YYYY-MM")
+    return value
+
+
+def register(subparsers) -> None:
+    from sla_bridge.command import DEFAULT_DATABASE
+
+    ledger = subparsers.add_parser("ledger", help="print the penalty ledger of a month")
+    ledger.add_argument("--month", required=True, type=_month, help="YYYY-MM")
+    ledger.add_argument("--client", help="one client (default: every client with an SLA)")
+    ledger.add_argument("--inventory", required=True)
+    ledger.add_argument("--database", default=DEFAULT_DATABASE)
+    ledger.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    ledger.set_defaults(handler=_ledger)
+
+    sla = subparsers.add_parser("sla", help="event history: export and replay")
+    commands = sla.add_subparsers(dest="sla_command", required=True)
+    export = commands.add_parser("export-events", help="write the event history as JSON lines")
+    export.add_argument("--database", default=DEFAULT_DATABASE)
+    export.add_argument("--out", help="file to write (default: standard output)")
+    export.set_defaults(handler=_export)
+    replay = commands.add_parser("replay", help="recompute incidents and ledgers from events")
+    replay.add_argument("--inventory", required=True)
+    replay.add_argument("--events", required=True, help="a file written by export-events")
+    replay.add_argument("--month", required=True, type=_month, help="YYYY-MM")
+    replay.add_argument("--client", help="one client (default: every client with an SLA)")
+    replay.set_defaults(handler=_replay)
+
+
+def _load(path: str):
+    try:
+        return load_inventory(path)
+    except InventoryError as exc:
+        print(exc, file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _clients(service, client: str | None) -> list[str]:
+    if client is not None:
+        if client not in service.terms:
+            print(f"unknown client {client!r}", file=sys.stderr)
+            raise SystemExit(1)
+        return [client]
+    return sorted(c for c, terms in service.terms.items() if terms.tier > 0)
+
+
+def print_ledgers(service, clients: list[str], month: str, output: str) -> None:
+    from sla_bridge.ledger_format import ledger_csv, ledger_json
+
+    ledgers = [service.ledger(client, month) for client in clients]
+    if output == "json":
+        print(json.dumps([ledger_json(ledger) for ledger in ledgers], indent=2))
+    elif output == "csv":
+        for index, ledger in enumerate(ledgers):
+            text = ledger_csv(ledger)
+            sys.stdout.write(text if index == 0 else text.split("\n", 1)[1])
+    else:
+        for ledger in ledgers:
+            print(_ledger_text(ledger))
+
+
+def _ledger_text(ledger) -> str:
+    rows = [f"{ledger.client} {ledger.month}: monthly fee {ledger.monthly_fee} "
+            f"{ledger.currency}, cap {ledger.cap_rate}"]
+    for line in ledger.lines:
+        what = (f"incident {line.incident_id} {line.severity} started "
+                f"{line.started_at:%Y-%m-%d %H:%M}Z" if line.kind == "breach"
+                else line.kind.replace("_", " "))
+        rows.append(f"  {what:<48} {line.rate:>8} {line.amount:>10}")
+    rows.append(f"  {'total (rate before cap ' + str(ledger.rate_total) + ')':<48} "
+                f"{ledger.applied_rate:>8} {ledger.total:>10}")
+    return "\n".join(rows)
+
+
+def _ledger(args) -> int:
+    from sla_bridge.engine.terms import terms_from_inventory
+    from sla_bridge.service import SlaService
+    from sla_bridge.storage.database import Database
+
+    inventory = _load(args.inventory)
+    db = Database(args.database)
+    if not db.is_current():
+        print("the database schema is not current: run `owl db upgrade`", file=sys.stderr)
+        return 1
+    service = SlaService(db, terms_from_inventory(inventory),
+                         lambda: dt.datetime.now(dt.timezone.utc))
+    print_ledgers(service, _clients(service, args.client), args.month, args.format)
+    return 0
+
+
+def _export(args) -> int:
+    from sla_bridge.replay import export_events
+    from sla_bridge.storage.database import Database
+
+    lines = export_events(Database(args.database), dt.datetime.now(dt.timezone.utc))
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    try:
+        for line in lines:
+            out.write(line + "\n")
+    finally:
+        if args.out:
+            out.close()
+    return 0
+
+
+def _replay(args) -> int:
+    from sla_bridge.api.incidents import incident_json
+    from sla_bridge.ledger_format import ledger_json
+    from sla_bridge.replay import ReplayError, replay
+    from sla_bridge.timefmt import rfc3339
+
+    inventory = _load(args.inventory)
+    try:
+        with open(args.events, encoding="utf-8") as events:
+            result = replay(inventory, events, source=str(Path(args.events)))
+    except (OSError, ReplayError) as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    clients = _clients(result.service, args.client)
+    incidents = [incident_json(i) for i in result.incidents(args.month)
+                 if i.client in clients]
+    print(json.dumps({"month": args.month, "as_of": rfc3339(result.as_of),
+                      "incidents": incidents,
+                      "ledgers": [ledger_json(result.service.ledger(c, args.month))
+                                  for c in clients]}, indent=2))
+    result.close()
+    return 0
