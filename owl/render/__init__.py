@@ -1,0 +1,89 @@
+"""``owl config render``: the stack's configuration, derived from the inventory.
+
+:func:`render` builds every file in memory (relative path -> text), with no side effect;
+:func:`write_rendered` then writes them, each one atomically. Layout under the output directory::
+
+    prometheus/prometheus.yml          scrape jobs, rule files, alerting (owl.render.prometheus)
+    prometheus/targets/<job>.json      file_sd targets: blackbox_http, blackbox_ssh, node
+    prometheus/rules/<area>.yml        copies of the alert_rules package's rule files
+    alertmanager/alertmanager.yml      bridge route, then on-call by severity (.alertmanager)
+    blackbox/blackbox.yml              probe modules (.blackbox)
+    grafana/provisioning/...           datasource and dashboard provider (.grafana)
+    grafana/dashboards/<name>.json     copies of the dashboards package's dashboards
+    secrets/bridge-webhook-token       the bridge's webhook token (.webhook_token; not rendered)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from owl.inventory import Inventory
+from owl.render.alertmanager import render_alertmanager
+from owl.render.blackbox import render_blackbox
+from owl.render.grafana import DASHBOARDS_DIR, render_grafana
+from owl.render.profile import DEFAULT_TOKEN_FILE, build_profile
+from owl.render.prometheus import RULES_DIR, TARGETS_DIR, render_prometheus
+
+# Directories holding only rendered files: a file there that was not rendered this time is stale.
+GENERATED_DIRS = (RULES_DIR, TARGETS_DIR, DASHBOARDS_DIR)
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """What a render depends on besides the inventory."""
+
+    out_dir: Path
+    today: dt.date  # decides which contracts are still monitored
+    profile: str = "local"  # "local" or "compose", see owl.render.profile
+    webhook_token_file: Path | None = None  # default: out_dir/secrets/bridge-webhook-token
+
+    @property
+    def token_file(self) -> Path:
+        return Path(self.webhook_token_file or Path(self.out_dir) / DEFAULT_TOKEN_FILE)
+
+
+def render(inventory: Inventory, options: RenderOptions) -> dict[str, str]:
+    """Every rendered file, relative path -> text."""
+    profile = build_profile(options.profile, inventory.provider.stack, Path(options.out_dir),
+                            options.token_file)
+    return {
+        **render_prometheus(inventory, profile, options.today),
+        **render_alertmanager(inventory, profile),
+        **render_blackbox(),
+        **render_grafana(inventory, profile),
+    }
+
+
+def write_rendered(files: dict[str, str], out_dir: Path) -> None:
+    """Write ``files`` under ``out_dir``, each atomically; remove stale generated files."""
+    out_dir = Path(out_dir)
+    for relative, text in files.items():
+        _write_atomically(out_dir / relative, text)
+    _remove_stale(files, out_dir)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write a hidden temporary file beside ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def _remove_stale(files: dict[str, str], out_dir: Path) -> None:
+    for directory in GENERATED_DIRS:
+        if not (out_dir / directory).is_dir():
+            continue
+        for path in (out_dir / directory).iterdir():
+            if path.is_file() and f"{directory}/{path.name}" not in files:
+                path.unlink()

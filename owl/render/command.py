@@ -1,0 +1,76 @@
+"""The ``owl config render`` subcommand: load the inventory, render, then write."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from owl.inventory import InventoryError, load_inventory
+from owl.render import RenderOptions, render, write_rendered
+from owl.render.profile import DEFAULT_TOKEN_FILE, PROFILES
+from owl.render.scope import monitored_clients, unmonitored_reason
+from owl.render.webhook_token import TokenFileError, ensure_token_file
+
+
+def register(subparsers) -> None:
+    config = subparsers.add_parser("config", help="the stack's configuration")
+    actions = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    parser = actions.add_parser(
+        "render", help="render Prometheus, Alertmanager, blackbox_exporter and Grafana "
+        "configuration from the inventory")
+    parser.add_argument("--inventory", required=True, metavar="FILE")
+    parser.add_argument("--out", required=True, metavar="DIR", type=Path)
+    parser.add_argument("--webhook-token-file", metavar="PATH", type=Path,
+                        help="the bridge's webhook bearer token (default: "
+                        f"DIR/{DEFAULT_TOKEN_FILE}); created with a random token if missing")
+    parser.add_argument("--profile", choices=PROFILES, default="local",
+                        help="local processes (default) or docker-compose services")
+    parser.add_argument("--now", metavar="YYYY-MM-DD", type=_day,
+                        help="the day contracts are judged on (terminations, trials); "
+                        "default: today in the provider's timezone")
+    parser.set_defaults(handler=run_render)
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date such as 2025-07-15") from None
+
+
+def run_render(args) -> int:
+    try:
+        inventory = load_inventory(args.inventory)
+    except InventoryError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        print(f"{len(exc.problems)} problem(s) found: nothing rendered", file=sys.stderr)
+        return 1
+    today = args.now or dt.datetime.now(ZoneInfo(inventory.provider.timezone)).date()
+    options = RenderOptions(out_dir=args.out, today=today, profile=args.profile,
+                            webhook_token_file=args.webhook_token_file)
+    files = render(inventory, options)
+    try:
+        created = ensure_token_file(options.token_file)
+        write_rendered(files, args.out)
+    except (TokenFileError, OSError) as exc:
+        print(f"owl config render: {exc}", file=sys.stderr)
+        return 1
+    _report(inventory, options, len(files), created)
+    return 0
+
+
+def _report(inventory, options: RenderOptions, file_count: int, token_created: bool) -> None:
+    monitored = monitored_clients(inventory, options.today)
+    print(f"rendered {file_count} files into {options.out_dir} (profile {options.profile}, "
+          f"{options.today.isoformat()}): {len(monitored)} of {len(inventory.clients)} "
+          "clients monitored")
+    for client in inventory.clients:
+        reason = unmonitored_reason(client.contract, options.today)
+        if reason:
+            print(f"  not monitored: {client.id} ({reason})")
+    if token_created:
+        print(f"created the webhook token file {options.token_file}")

@@ -1,0 +1,64 @@
+"""Grafana provisioning: the Prometheus datasource and a file provider for the dashboards.
+
+Dashboards are JSON files of the ``dashboards`` package, copied to ``grafana/dashboards/``; Grafana
+reads them from :data:`~owl.render.profile.GRAFANA_DASHBOARDS_DIR`, where that directory is
+mounted or copied.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+
+from owl.inventory import Inventory, format_duration
+from owl.render.profile import GRAFANA_DASHBOARDS_DIR, Profile
+from owl.render.serialize import to_yaml
+
+DATASOURCE_PATH = "grafana/provisioning/datasources/prometheus.yml"
+DASHBOARD_PROVIDER_PATH = "grafana/provisioning/dashboards/owl.yml"
+DASHBOARDS_DIR = "grafana/dashboards"
+# Dashboards name their datasource by this uid, so it must never change.
+DATASOURCE_UID = "owl-prometheus"
+
+
+def render_grafana(inventory: Inventory, profile: Profile) -> dict[str, str]:
+    return {
+        DATASOURCE_PATH: to_yaml(datasource_provisioning(inventory, profile)),
+        DASHBOARD_PROVIDER_PATH: to_yaml(dashboard_provisioning()),
+        **dashboard_copies(),
+    }
+
+
+def datasource_provisioning(inventory: Inventory, profile: Profile) -> dict:
+    return {"apiVersion": 1, "datasources": [{
+        "name": "Prometheus",
+        "uid": DATASOURCE_UID,
+        "type": "prometheus",
+        "access": "proxy",
+        "url": f"http://{profile.prometheus}",
+        "isDefault": True,
+        "editable": False,
+        "jsonData": {"timeInterval": format_duration(inventory.provider.stack.scrape_interval)},
+    }]}
+
+
+def dashboard_provisioning() -> dict:
+    return {"apiVersion": 1, "providers": [{
+        "name": "owl",
+        "orgId": 1,
+        "folder": "OWL",
+        "type": "file",
+        "disableDeletion": True,
+        "allowUiUpdates": False,
+        "options": {"path": GRAFANA_DASHBOARDS_DIR},
+    }]}
+
+
+def dashboard_copies() -> dict[str, str]:
+    """The ``dashboards/*.json`` files, as they are; none when there is no dashboards package."""
+    try:
+        source = importlib.resources.files("dashboards")
+    except ModuleNotFoundError:
+        return {}
+    return {f"{DASHBOARDS_DIR}/{item.name}": item.read_text(encoding="utf-8")
+            for item in sorted(source.iterdir(), key=lambda item: item.name)
+            if item.is_file() and item.name.endswith(".json")}

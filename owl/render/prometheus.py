@@ -1,0 +1,132 @@
+"""``prometheus/prometheus.yml``, its file_sd target files and the copies of the alert rules.
+
+Scrape jobs (their names are what alert rules and dashboards select on):
+
+- ``blackbox_http``: every site of a monitored client, through blackbox_exporter's ``http_2xx``;
+  ``instance`` is the site's URL. Labels ``client``, ``tier``, ``site``, ``cms`` and ``shop``
+  (when the site has one).
+- ``blackbox_ssh``: every server, ``ssh_banner`` on ``address:ssh_port``. Labels ``client``,
+  ``tier``, ``server``.
+- ``node``: servers with a ``node_exporter``. Labels ``client``, ``tier``, ``server``.
+- ``owl_exporter``, ``owl_bridge``: with ``honor_labels``, as they set ``client``/``site`` labels
+  on their own series.
+- ``prometheus``, ``alertmanager``, ``blackbox_exporter``: the stack watching itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.resources
+
+from owl.inventory import Client, Inventory, Server, Site, format_duration
+from owl.render.profile import Profile, host_port
+from owl.render.scope import monitored_clients
+from owl.render.serialize import to_json, to_yaml
+
+CONFIG_PATH = "prometheus/prometheus.yml"
+RULES_DIR = "prometheus/rules"
+TARGETS_DIR = "prometheus/targets"
+# blackbox job -> blackbox module it probes with
+BLACKBOX_JOBS = {"blackbox_http": "http_2xx", "blackbox_ssh": "ssh_banner"}
+FILE_SD_JOBS = ("blackbox_http", "blackbox_ssh", "node")
+
+
+def render_prometheus(inventory: Inventory, profile: Profile, today: dt.date) -> dict[str, str]:
+    """prometheus.yml, one target file per file_sd job, and the alert rule files."""
+    files = {CONFIG_PATH: to_yaml(prometheus_config(inventory, profile))}
+    for job, groups in target_groups(monitored_clients(inventory, today)).items():
+        files[f"{TARGETS_DIR}/{job}.json"] = to_json(groups)
+    files.update(alert_rule_copies())
+    return files
+
+
+def prometheus_config(inventory: Inventory, profile: Profile) -> dict:
+    stack = inventory.provider.stack
+    return {
+        "global": {
+            "scrape_interval": format_duration(stack.scrape_interval),
+            "evaluation_interval": format_duration(stack.evaluation_interval),
+        },
+        "rule_files": [profile.in_prometheus_dir("rules/*.yml")],
+        "alerting": {"alertmanagers": [{"static_configs": [{"targets": [profile.alertmanager]}]}]},
+        "scrape_configs": scrape_configs(profile),
+    }
+
+
+def scrape_configs(profile: Profile) -> list[dict]:
+    return [
+        *(blackbox_job(job, module, profile) for job, module in BLACKBOX_JOBS.items()),
+        {"job_name": "node", "file_sd_configs": [file_sd(profile, "node")]},
+        static_job("owl_exporter", profile.exporter, honor_labels=True),
+        static_job("owl_bridge", profile.bridge, honor_labels=True),
+        static_job("prometheus", profile.prometheus),
+        static_job("alertmanager", profile.alertmanager),
+        static_job("blackbox_exporter", profile.blackbox_exporter),
+    ]
+
+
+def blackbox_job(job: str, module: str, profile: Profile) -> dict:
+    """A job whose targets are probed through blackbox_exporter: target -> ?target=, instance."""
+    return {
+        "job_name": job,
+        "metrics_path": "/probe",
+        "params": {"module": [module]},
+        "file_sd_configs": [file_sd(profile, job)],
+        "relabel_configs": [
+            {"source_labels": ["__address__"], "target_label": "__param_target"},
+            {"source_labels": ["__param_target"], "target_label": "instance"},
+            {"target_label": "__address__", "replacement": profile.blackbox_exporter},
+        ],
+    }
+
+
+def static_job(job: str, address: str, honor_labels: bool = False) -> dict:
+    config = {"job_name": job}
+    if honor_labels:
+        config["honor_labels"] = True
+    config["static_configs"] = [{"targets": [address]}]
+    return config
+
+
+def file_sd(profile: Profile, job: str) -> dict:
+    return {"files": [profile.in_prometheus_dir(f"targets/{job}.json")]}
+
+
+def target_groups(clients: list[Client]) -> dict[str, list[dict]]:
+    """file_sd target groups of every file_sd job, one group per target (labels differ)."""
+    groups: dict[str, list[dict]] = {job: [] for job in FILE_SD_JOBS}
+    for client in clients:
+        groups["blackbox_http"].extend(site_group(client, site) for site in client.sites)
+        groups["blackbox_ssh"].extend(ssh_group(client, server) for server in client.servers)
+        groups["node"].extend(node_group(client, server) for server in client.servers
+                              if server.node_exporter)
+    return groups
+
+
+def client_labels(client: Client) -> dict[str, str]:
+    return {"client": client.id, "tier": str(client.contract.tier)}
+
+
+def site_group(client: Client, site: Site) -> dict:
+    labels = {**client_labels(client), "site": site.id, "cms": site.cms}
+    if site.shop:
+        labels["shop"] = site.shop
+    return {"targets": [site.url], "labels": labels}
+
+
+def ssh_group(client: Client, server: Server) -> dict:
+    return {"targets": [host_port(server.address, server.ssh_port)],
+            "labels": {**client_labels(client), "server": server.id}}
+
+
+def node_group(client: Client, server: Server) -> dict:
+    return {"targets": [server.node_exporter],
+            "labels": {**client_labels(client), "server": server.id}}
+
+
+def alert_rule_copies() -> dict[str, str]:
+    """The rule files of the ``alert_rules`` package (its ``tests/`` left out), as they are."""
+    source = importlib.resources.files("alert_rules")
+    return {f"{RULES_DIR}/{item.name}": item.read_text(encoding="utf-8")
+            for item in sorted(source.iterdir(), key=lambda item: item.name)
+            if item.is_file() and item.name.endswith(".yml")}

@@ -1,0 +1,297 @@
+"""``owl config render``: golden files, the real binaries' checks, and the command's behaviour.
+
+Golden files live in ``tests/golden/render/<case>/``; regenerate them with
+``OWL_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_render.py`` and review the diff. Copied files
+(alert rules, dashboards) are not kept there: they are compared with their sources instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from owl import cli
+from owl.inventory import load_inventory
+from owl.render.command import register
+from owl.render.profile import COMPOSE_MOUNTS, COMPOSE_SERVICES, DEFAULT_TOKEN_FILE
+from owl.render.scope import monitored_clients, unmonitored_reason
+from tests.support.binaries import require_binary
+
+REPO = Path(__file__).resolve().parent.parent
+GOLDEN = REPO / "tests" / "golden" / "render"
+FIXTURE = GOLDEN / "inventory.yml"
+EXAMPLE = REPO / "examples" / "inventory.yml"
+TODAY = dt.date(2025, 7, 15)
+CASES = {
+    "example": (EXAMPLE, "local"),
+    "fixture": (FIXTURE, "local"),
+    "fixture-compose": (FIXTURE, "compose"),
+}
+# Copied from the alert_rules and dashboards packages, or secret: never golden files.
+NOT_GOLDEN = ("prometheus/rules/", "grafana/dashboards/", "secrets/")
+
+
+def run_render(*args: str) -> int:
+    """``owl config render ARGS`` through the subcommand's own parser."""
+    parser = argparse.ArgumentParser(prog="owl")
+    register(parser.add_subparsers(dest="command", required=True))
+    parsed = parser.parse_args(["config", "render", *args])
+    return parsed.handler(parsed)
+
+
+def render_case(inventory: Path, out: Path, profile: str = "local", *extra: str) -> int:
+    return run_render("--inventory", str(inventory), "--out", str(out), "--profile", profile,
+                      "--now", TODAY.isoformat(), *extra)
+
+
+def files_under(directory: Path) -> dict[str, str]:
+    return {path.relative_to(directory).as_posix(): path.read_text(encoding="utf-8")
+            for path in sorted(directory.rglob("*")) if path.is_file()}
+
+
+def golden_files(directory: Path) -> dict[str, str]:
+    return {relative: text for relative, text in files_under(directory).items()
+            if not relative.startswith(NOT_GOLDEN)}
+
+
+def token_of(out: Path) -> str:
+    return (out / DEFAULT_TOKEN_FILE).read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory) -> dict[str, Path]:
+    """Every golden case rendered once, by the command, into its own directory."""
+    outputs = {}
+    for case, (inventory, profile) in CASES.items():
+        outputs[case] = tmp_path_factory.mktemp(case)
+        assert render_case(inventory, outputs[case], profile) == 0
+    return outputs
+
+
+# --- golden files ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", CASES)
+def test_rendered_files_match_golden_files(rendered, case):
+    actual = golden_files(rendered[case])
+    expected_dir = GOLDEN / case
+    if os.environ.get("OWL_UPDATE_GOLDEN") == "1":
+        shutil.rmtree(expected_dir, ignore_errors=True)
+        for relative, text in actual.items():
+            (expected_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+            (expected_dir / relative).write_text(text, encoding="utf-8")
+    expected = golden_files(expected_dir)
+    assert sorted(actual) == sorted(expected)
+    for relative, text in expected.items():
+        assert actual[relative] == text, f"{case}/{relative} differs (OWL_UPDATE_GOLDEN=1 if meant)"
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_rule_and_dashboard_copies_are_their_sources(rendered, case):
+    rules = {path.name: path.read_text(encoding="utf-8")
+             for path in (REPO / "alert_rules").glob("*.yml")}
+    dashboards = {path.name: path.read_text(encoding="utf-8")
+                  for path in (REPO / "dashboards").glob("*.json")}
+    assert rules, "alert_rules has no rule files"
+    assert files_under(rendered[case] / "prometheus" / "rules") == rules
+    copied = rendered[case] / "grafana" / "dashboards"
+    assert (files_under(copied) if copied.exists() else {}) == dashboards
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_token_appears_in_no_rendered_file(rendered, case):
+    token = token_of(rendered[case])
+    assert len(token) >= 40
+    for relative, text in files_under(rendered[case]).items():
+        if relative != DEFAULT_TOKEN_FILE:
+            assert token not in text, relative
+
+
+def test_the_token_and_its_directory_are_private(rendered):
+    out = rendered["fixture"]
+    assert stat.S_IMODE((out / DEFAULT_TOKEN_FILE).stat().st_mode) == 0o600
+    assert stat.S_IMODE((out / DEFAULT_TOKEN_FILE).parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE((out / "prometheus" / "prometheus.yml").stat().st_mode) == 0o644
+
+
+# --- the real binaries accept what is rendered ------------------------------------------------
+
+def check(binary: str, *args: str, cwd: Path | None = None) -> str:
+    result = subprocess.run([require_binary(binary), *args], capture_output=True, text=True,
+                            cwd=cwd, timeout=30)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    return output
+
+
+def as_mounted_locally(out: Path, tmp_path: Path) -> Path:
+    """A compose render with container paths pointed back at the rendered directory."""
+    local = tmp_path / "compose-seen-locally"
+    shutil.copytree(out, local)
+    for relative, mount in COMPOSE_MOUNTS.items():
+        for config in local.rglob("*.yml"):
+            text = config.read_text(encoding="utf-8")
+            config.write_text(text.replace(mount, str(local / relative)), encoding="utf-8")
+    return local
+
+
+def checkable_dir(rendered, case: str, tmp_path: Path) -> Path:
+    out = rendered[case]
+    return as_mounted_locally(out, tmp_path) if CASES[case][1] == "compose" else out
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_promtool_accepts_prometheus_yml_with_every_file_found(rendered, case, tmp_path):
+    out = checkable_dir(rendered, case, tmp_path)
+    output = check("promtool", "check", "config", str(out / "prometheus" / "prometheus.yml"),
+                   cwd=tmp_path)
+    assert "WARNING" not in output
+    assert "SUCCESS: 3 rule files found" in output
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_amtool_accepts_alertmanager_yml(rendered, case):
+    check("amtool", "check-config", str(rendered[case] / "alertmanager" / "alertmanager.yml"))
+
+
+def test_blackbox_exporter_accepts_blackbox_yml(rendered):
+    check("prometheus-blackbox-exporter", "--config.check",
+          "--config.file", str(rendered["fixture"] / "blackbox" / "blackbox.yml"))
+
+
+@pytest.mark.parametrize("case, severity, receivers", [
+    ("fixture", "critical", "owl-bridge,pager"),
+    ("fixture", "major", "owl-bridge,phone-email"),
+    ("fixture", "minor", "owl-bridge,ticket"),
+    ("fixture", "none", "owl-bridge"),
+    ("example", "critical", "owl-bridge,null"),
+    ("example", "minor", "owl-bridge,null"),
+])
+def test_every_alert_reaches_the_bridge_then_on_call_by_severity(rendered, case, severity,
+                                                                  receivers):
+    config = rendered[case] / "alertmanager" / "alertmanager.yml"
+    output = check("amtool", "config", "routes", "test", f"--config.file={config}",
+                   "alertname=SiteDown", "client=demo", f"severity={severity}")
+    assert output.splitlines()[0] == receivers
+
+
+# --- what is rendered --------------------------------------------------------------------------
+
+def load_targets(out: Path, job: str) -> list[dict]:
+    return yaml.safe_load((out / "prometheus" / "targets" / f"{job}.json").read_text())
+
+
+def test_clients_not_monitored_today_have_no_targets(rendered):
+    out = rendered["fixture"]
+    clients = {group["labels"]["client"]
+               for job in ("blackbox_http", "blackbox_ssh", "node")
+               for group in load_targets(out, job)}
+    # oldco terminated on 2025-06-30, lapsed's trial ended on 2025-06-10; initech is suspended
+    # (monitoring data keeps flowing), hooli terminates on 2025-08-31, newbie's trial runs.
+    assert clients == {"demo", "acme", "globex", "initech", "hooli", "newbie"}
+
+
+def test_target_labels(rendered):
+    out = rendered["fixture"]
+    assert load_targets(out, "blackbox_http")[0] == {
+        "targets": ["https://shop.demo-boutique.example/"],
+        "labels": {"client": "demo", "tier": "3", "site": "shop", "cms": "wordpress",
+                   "shop": "woocommerce"}}
+    assert [group["targets"] for group in load_targets(out, "blackbox_ssh")] == [
+        ["web1.demo-boutique.example:22"], ["203.0.113.21:2222"], ["[2001:db8::10]:22"]]
+    assert load_targets(out, "node")[0] == {
+        "targets": ["web1.demo-boutique.example:9100"],
+        "labels": {"client": "demo", "tier": "3", "server": "web1"}}
+
+
+@pytest.mark.parametrize("today, monitored", [
+    (dt.date(2025, 6, 9), True), (dt.date(2025, 6, 10), False),  # lapsed: trial_end 2025-06-10
+])
+def test_a_trial_is_monitored_until_the_day_before_trial_end(today, monitored):
+    lapsed = load_inventory(FIXTURE).client("lapsed")
+    assert lapsed.contract.trial_end == dt.date(2025, 6, 10)
+    assert (unmonitored_reason(lapsed.contract, today) is None) is monitored
+
+
+@pytest.mark.parametrize("today, monitored", [
+    (dt.date(2025, 6, 29), True), (dt.date(2025, 6, 30), False),  # oldco: terminated_on
+])
+def test_a_terminated_client_is_monitored_until_the_day_before_termination(today, monitored):
+    inventory = load_inventory(FIXTURE)
+    assert (inventory.client("oldco") in monitored_clients(inventory, today)) is monitored
+
+
+def test_compose_profile_uses_service_names_and_container_paths(rendered):
+    out = rendered["fixture-compose"]
+    prometheus = yaml.safe_load((out / "prometheus" / "prometheus.yml").read_text())
+    assert prometheus["rule_files"] == [f"{COMPOSE_MOUNTS['prometheus']}/rules/*.yml"]
+    assert prometheus["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"] == [
+        COMPOSE_SERVICES["alertmanager"]]
+    alertmanager = yaml.safe_load((out / "alertmanager" / "alertmanager.yml").read_text())
+    bridge = alertmanager["receivers"][0]["webhook_configs"][0]
+    assert bridge["url"] == f"http://{COMPOSE_SERVICES['bridge']}/api/v1/alerts"
+    assert bridge["http_config"]["authorization"]["credentials_file"] == \
+        COMPOSE_MOUNTS[DEFAULT_TOKEN_FILE]
+
+
+# --- the command -------------------------------------------------------------------------------
+
+def test_owl_cli_registers_the_render_command():
+    assert "owl.render.command" in cli.COMMAND_MODULES
+
+
+def test_a_bad_inventory_exits_1_and_writes_nothing(tmp_path, capsys):
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text("provider:\n  name: OWL\nclients:\n  - id: Bad Id\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert render_case(inventory, out) == 1
+    assert not out.exists()
+    errors = capsys.readouterr().err
+    assert f"{inventory}:4: clients[0].id:" in errors
+    assert "nothing rendered" in errors
+
+
+def test_an_existing_token_file_is_reused(tmp_path, capsys):
+    token_file = tmp_path / "token"
+    token_file.write_text("an-existing-token-of-some-length\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert render_case(EXAMPLE, out, "local", "--webhook-token-file", str(token_file)) == 0
+    assert token_file.read_text(encoding="utf-8") == "an-existing-token-of-some-length\n"
+    assert not (out / "secrets").exists()
+    output = capsys.readouterr()
+    assert "created the webhook token file" not in output.out
+    assert "an-existing-token" not in output.out + output.err
+    alertmanager = (out / "alertmanager" / "alertmanager.yml").read_text(encoding="utf-8")
+    assert f"credentials_file: {token_file}\n" in alertmanager
+    assert "an-existing-token" not in alertmanager
+
+
+def test_rendering_again_keeps_the_token_and_removes_stale_generated_files(tmp_path):
+    out = tmp_path / "out"
+    assert render_case(EXAMPLE, out) == 0
+    token = token_of(out)
+    (out / "prometheus" / "rules" / "retired.yml").write_text("groups: []\n", encoding="utf-8")
+    (out / "prometheus" / "targets" / "retired.json").write_text("[]\n", encoding="utf-8")
+    (out / "prometheus" / "notes.txt").write_text("mine\n", encoding="utf-8")
+    assert render_case(EXAMPLE, out) == 0
+    assert token_of(out) == token
+    assert not (out / "prometheus" / "rules" / "retired.yml").exists()
+    assert not (out / "prometheus" / "targets" / "retired.json").exists()
+    assert (out / "prometheus" / "notes.txt").exists()
+    assert not [path for path in out.rglob(".*") if path.is_file()], "temporary files left"
+
+
+def test_an_empty_token_file_is_refused_before_anything_is_written(tmp_path, capsys):
+    token_file = tmp_path / "token"
+    token_file.write_text("\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert render_case(EXAMPLE, out, "local", "--webhook-token-file", str(token_file)) == 1
+    assert "webhook token file is empty" in capsys.readouterr().err
+    assert not out.exists()

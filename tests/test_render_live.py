@@ -1,0 +1,111 @@
+"""The rendered configuration, run by the real Prometheus and Alertmanager."""
+
+from __future__ import annotations
+
+import json
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
+
+import requests
+
+from tests.support.binaries import require_binary
+from tests.support.processes import free_port, running, wait_for_http, wait_until
+from tests.test_alert_rules import RULE_FILES, alerts
+from tests.test_render import FIXTURE, render_case, token_of
+
+FILE_SD_JOBS = ("blackbox_http", "blackbox_ssh", "node")
+READY = {"ok": lambda response: response.status_code == 200}
+
+
+def active_file_sd_targets(base_url: str) -> dict[str, dict]:
+    """instance -> target, for the file_sd jobs' active targets."""
+    response = requests.get(f"{base_url}/api/v1/targets", params={"state": "active"}, timeout=5)
+    return {target["labels"]["instance"]: target
+            for target in response.json()["data"]["activeTargets"]
+            if target["labels"]["job"] in FILE_SD_JOBS}
+
+
+def test_prometheus_loads_the_rendered_targets_labels_and_rules(tmp_path):
+    out = tmp_path / "out"
+    assert render_case(FIXTURE, out) == 0
+    base_url = f"http://127.0.0.1:{free_port()}"
+    args = [require_binary("prometheus"), f"--config.file={out}/prometheus/prometheus.yml",
+            f"--storage.tsdb.path={tmp_path}/data",
+            f"--web.listen-address={base_url.removeprefix('http://')}"]
+    with running(args, tmp_path / "prometheus.log") as process:
+        wait_for_http(f"{base_url}/-/ready", process=process, **READY)
+        targets = wait_until(lambda: (found := active_file_sd_targets(base_url)) and
+                             len(found) == 13 and found, timeout=15,
+                             message="13 file_sd targets (8 sites, 3 SSH, 2 node_exporter)")
+        rules = requests.get(f"{base_url}/api/v1/rules", timeout=5).json()["data"]["groups"]
+
+    shop = targets["https://shop.demo-boutique.example/"]
+    assert shop["labels"] == {"job": "blackbox_http",
+                              "instance": "https://shop.demo-boutique.example/",
+                              "client": "demo", "tier": "3", "site": "shop", "cms": "wordpress",
+                              "shop": "woocommerce"}
+    assert shop["scrapeUrl"] == ("http://10.0.0.6:9115/probe?module=http_2xx&target="
+                                 + quote("https://shop.demo-boutique.example/", safe=""))
+    ssh = targets["203.0.113.21:2222"]
+    assert ssh["labels"] == {"job": "blackbox_ssh", "instance": "203.0.113.21:2222",
+                             "client": "demo", "tier": "3", "server": "db1"}
+    assert ssh["scrapeUrl"].startswith("http://10.0.0.6:9115/probe?module=ssh_banner&")
+    assert targets["app1.globex.example:9100"]["labels"]["server"] == "app1"
+    loaded = {rule["name"] for group in rules for rule in group["rules"]}
+    assert loaded == {alert["alert"] for path in RULE_FILES for alert in alerts(path)}
+
+
+@contextmanager
+def capturing_http_server(port: int):
+    """An HTTP server on 127.0.0.1:``port`` that answers 200 and records every POST."""
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append({"path": self.path, "headers": dict(self.headers),
+                             "json": json.loads(body)})
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_alertmanager_sends_every_alert_to_the_bridge_with_the_token_from_its_file(tmp_path):
+    bridge_port = free_port()
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(f"provider:\n  name: OWL SYSTEMS\n  stack:\n"
+                         f"    bridge: 127.0.0.1:{bridge_port}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert render_case(inventory, out) == 0
+    base_url = f"http://127.0.0.1:{free_port()}"
+    args = [require_binary("prometheus-alertmanager"),
+            f"--config.file={out}/alertmanager/alertmanager.yml",
+            f"--storage.path={tmp_path}/data", "--cluster.listen-address=",
+            f"--web.listen-address={base_url.removeprefix('http://')}"]
+    alert = {"alertname": "SiteDown", "client": "demo", "site": "shop", "severity": "critical"}
+    with capturing_http_server(bridge_port) as received, \
+            running(args, tmp_path / "alertmanager.log") as process:
+        wait_for_http(f"{base_url}/-/ready", process=process, **READY)
+        requests.post(f"{base_url}/api/v2/alerts", json=[{"labels": alert}],
+                      timeout=5).raise_for_status()
+        wait_until(lambda: received, timeout=20, interval=0.2, message="a webhook delivery")
+
+    delivery = received[0]
+    assert delivery["path"] == "/api/v1/alerts"
+    assert delivery["headers"]["Authorization"] == f"Bearer {token_of(out)}"
+    assert delivery["json"]["version"] == "4"
+    assert delivery["json"]["receiver"] == "owl-bridge"
+    assert delivery["json"]["alerts"][0]["labels"] == alert
