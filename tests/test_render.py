@@ -258,6 +258,14 @@ def test_a_bad_inventory_exits_1_and_writes_nothing(tmp_path, capsys):
     assert "nothing rendered" in errors
 
 
+def test_a_new_token_is_announced_by_path_only(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert render_case(EXAMPLE, out) == 0
+    output = capsys.readouterr()
+    assert f"created the webhook token file {out / DEFAULT_TOKEN_FILE}\n" in output.out
+    assert token_of(out) not in output.out + output.err
+
+
 def test_an_existing_token_file_is_reused(tmp_path, capsys):
     token_file = tmp_path / "token"
     token_file.write_text("an-existing-token-of-some-length\n", encoding="utf-8")
