@@ -27,6 +27,7 @@ setup(
         "pyyaml>=6,<7",
         "requests>=2.31,<3",
         "sqlalchemy>=2.0,<2.2",
+        "urllib3>=2,<3",
         "waitress>=3.0,<4",
     ],
     extras_require={

@@ -12,7 +12,7 @@ from exporters.collectors.probes import ProbeStatusCollector
 from exporters.probe import ProbeKind, ResultCache
 from exporters.scheduler import ProbeScheduler
 from exporters.sharding import Shard
-from exporters.targets import Target, monitored_targets, provider_today
+from exporters.targets import Target, monitored_targets
 from owl.inventory import Inventory
 
 
@@ -61,7 +61,7 @@ class Exporter:
 
     def targets(self) -> list[Target]:
         """The targets of this shard whose client is monitored today (provider's timezone)."""
-        today = provider_today(self.inventory, self.clock())
+        today = self.inventory.today(self.clock())
         return [target for target in monitored_targets(self.inventory, today)
                 if self.shard.owns(target.key)]
 

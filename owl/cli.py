@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "sla_bridge.command",
     "sla_bridge.sla_command",
     "owl.render.command",
+    "owl.stack",
 )
 
 

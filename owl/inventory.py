@@ -213,6 +213,19 @@ class Contract(_Model):
                              "'trial' or 'terminated'")
         return self
 
+    def unmonitored_reason(self, today: dt.date) -> str | None:
+        """Why the contract is not monitored on ``today``, or ``None`` when it is.
+
+        Monitoring stops on the termination day, and for a tier-0 trial on ``trial_end`` (a
+        trial started on 1 June is monitored up to 30 June included). A suspended contract
+        stays monitored: only notifications stop (sla-rules.md, section 6).
+        """
+        if self.status == "terminated" and today >= self.terminated_on:
+            return f"terminated on {self.terminated_on.isoformat()}"
+        if self.trial_end is not None and today >= self.trial_end:
+            return f"tier-0 trial over since {self.trial_end.isoformat()}"
+        return None
+
     @property
     def trial_end(self) -> dt.date | None:
         """Tier 0 monitors for one month from ``start`` only."""
@@ -327,6 +340,14 @@ class Inventory(_Model):
 
     def timezone_for(self, client: Client) -> str:
         return self.calendar_for(client).timezone or self.provider.timezone
+
+    def today(self, now: dt.datetime) -> dt.date:
+        """The date at ``now`` (aware) in the provider's timezone."""
+        return now.astimezone(ZoneInfo(self.provider.timezone)).date()
+
+    def monitored_clients(self, today: dt.date) -> list[Client]:
+        """The clients monitored on ``today``, in inventory order."""
+        return [c for c in self.clients if c.contract.unmonitored_reason(today) is None]
 
     def summary(self) -> str:
         sites = sum(len(c.sites) for c in self.clients)

@@ -8,7 +8,7 @@ import pytest
 
 from exporters.app import Exporter
 from exporters.sharding import Shard, parse_shard, shard_of
-from exporters.targets import is_monitored, monitored_targets, provider_today
+from exporters.targets import monitored_targets
 from owl.inventory import parse_inventory
 from tests.fixtures.sites.support import client, inventory_text
 
@@ -48,9 +48,9 @@ def test_targets_carry_client_and_site_or_server_labels():
 
 def test_today_is_the_providers_date():
     evening_utc = dt.datetime(2025, 6, 30, 22, 30, tzinfo=dt.timezone.utc)  # 00:30 in Paris
-    assert provider_today(inventory(), evening_utc) == dt.date(2025, 7, 1)
+    assert inventory().today(evening_utc) == dt.date(2025, 7, 1)
     trial = inventory().client("trial")
-    assert not is_monitored(trial, provider_today(inventory(), evening_utc))
+    assert trial.contract.unmonitored_reason(inventory().today(evening_utc)) is not None
 
 
 def test_exporter_targets_follow_its_clock():

@@ -22,7 +22,6 @@ from owl import cli
 from owl.inventory import load_inventory
 from owl.render.command import register
 from owl.render.profile import COMPOSE_MOUNTS, COMPOSE_SERVICES, DEFAULT_TOKEN_FILE
-from owl.render.scope import monitored_clients, unmonitored_reason
 from tests.support.binaries import require_binary
 
 REPO = Path(__file__).resolve().parent.parent
@@ -217,7 +216,7 @@ def test_target_labels(rendered):
 def test_a_trial_is_monitored_until_the_day_before_trial_end(today, monitored):
     lapsed = load_inventory(FIXTURE).client("lapsed")
     assert lapsed.contract.trial_end == dt.date(2025, 6, 10)
-    assert (unmonitored_reason(lapsed.contract, today) is None) is monitored
+    assert (lapsed.contract.unmonitored_reason(today) is None) is monitored
 
 
 @pytest.mark.parametrize("today, monitored", [
@@ -225,7 +224,7 @@ def test_a_trial_is_monitored_until_the_day_before_trial_end(today, monitored):
 ])
 def test_a_terminated_client_is_monitored_until_the_day_before_termination(today, monitored):
     inventory = load_inventory(FIXTURE)
-    assert (inventory.client("oldco") in monitored_clients(inventory, today)) is monitored
+    assert (inventory.client("oldco") in inventory.monitored_clients(today)) is monitored
 
 
 def test_compose_profile_uses_service_names_and_container_paths(rendered):

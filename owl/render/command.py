@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from owl.inventory import InventoryError, load_inventory
 from owl.render import RenderOptions, render, write_rendered
 from owl.render.profile import DEFAULT_TOKEN_FILE, PROFILES
-from owl.render.scope import monitored_clients, unmonitored_reason
 from owl.render.webhook_token import TokenFileError, ensure_token_file
 
 
@@ -64,12 +63,12 @@ def run_render(args) -> int:
 
 
 def _report(inventory, options: RenderOptions, file_count: int, token_created: bool) -> None:
-    monitored = monitored_clients(inventory, options.today)
+    monitored = inventory.monitored_clients(options.today)
     print(f"rendered {file_count} files into {options.out_dir} (profile {options.profile}, "
           f"{options.today.isoformat()}): {len(monitored)} of {len(inventory.clients)} "
           "clients monitored")
     for client in inventory.clients:
-        reason = unmonitored_reason(client.contract, options.today)
+        reason = client.contract.unmonitored_reason(options.today)
         if reason:
             print(f"  not monitored: {client.id} ({reason})")
     if token_created:

@@ -20,7 +20,6 @@ import importlib.resources
 
 from owl.inventory import Client, Inventory, Server, Site, format_duration
 from owl.render.profile import Profile, host_port
-from owl.render.scope import monitored_clients
 from owl.render.serialize import to_json, to_yaml
 
 CONFIG_PATH = "prometheus/prometheus.yml"
@@ -34,7 +33,7 @@ FILE_SD_JOBS = ("blackbox_http", "blackbox_ssh", "node")
 def render_prometheus(inventory: Inventory, profile: Profile, today: dt.date) -> dict[str, str]:
     """prometheus.yml, one target file per file_sd job, and the alert rule files."""
     files = {CONFIG_PATH: to_yaml(prometheus_config(inventory, profile))}
-    for job, groups in target_groups(monitored_clients(inventory, today)).items():
+    for job, groups in target_groups(inventory.monitored_clients(today)).items():
         files[f"{TARGETS_DIR}/{job}.json"] = to_json(groups)
     files.update(alert_rule_copies())
     return files
