@@ -263,7 +263,7 @@ class Site(_Model):
 class Server(_Model):
     id: Identifier
     address: str = Field(min_length=1)
-    ssh_port: int = Field(default=22, ge=1, le=65535)
+    ssh_port: int | None = Field(default=22, ge=1, le=65535)  # None: no SSH banner probe
     node_exporter: str | None = Field(default=None, pattern=r"^[^\s:]+:\d{1,5}$")
 
 

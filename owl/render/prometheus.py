@@ -5,7 +5,7 @@ Scrape jobs (their names are what alert rules and dashboards select on):
 - ``blackbox_http``: every site of a monitored client, through blackbox_exporter's ``http_2xx``;
   ``instance`` is the site's URL. Labels ``client``, ``tier``, ``site``, ``cms`` and ``shop``
   (when the site has one).
-- ``blackbox_ssh``: every server, ``ssh_banner`` on ``address:ssh_port``. Labels ``client``,
+- ``blackbox_ssh``: every server with an ``ssh_port``, ``ssh_banner`` on ``address:ssh_port``. Labels ``client``,
   ``tier``, ``server``.
 - ``node``: servers with a ``node_exporter``. Labels ``client``, ``tier``, ``server``.
 - ``owl_exporter``, ``owl_bridge``: with ``honor_labels``, as they set ``client``/``site`` labels
@@ -96,7 +96,8 @@ def target_groups(clients: list[Client]) -> dict[str, list[dict]]:
     groups: dict[str, list[dict]] = {job: [] for job in FILE_SD_JOBS}
     for client in clients:
         groups["blackbox_http"].extend(site_group(client, site) for site in client.sites)
-        groups["blackbox_ssh"].extend(ssh_group(client, server) for server in client.servers)
+        groups["blackbox_ssh"].extend(ssh_group(client, server) for server in client.servers
+                                      if server.ssh_port is not None)
         groups["node"].extend(node_group(client, server) for server in client.servers
                               if server.node_exporter)
     return groups
