@@ -104,12 +104,12 @@ def services(inventory: Inventory, paths: StatePaths, inventory_path: Path, demo
             "--web.listen-address", stack.bridge,
             "--webhook.token-file", str(paths.webhook_token_file)),
             f"http://{stack.bridge}/healthz", f"http://{stack.bridge}/api/v1/incidents"),
-        Service("owl-exporter", _owl(
-            "exporter", "--inventory", str(inventory_path), "--web.listen-address",
-            stack.exporter), f"http://{stack.exporter}/healthz", f"http://{stack.exporter}/metrics"),
         Service("demo-site", _owl(
             "demo", "site", "--web.listen-address", demo_site, "--state", str(paths.root)),
             f"http://{demo_site}/", f"http://{demo_site}/"),
+        Service("owl-exporter", _owl(
+            "exporter", "--inventory", str(inventory_path), "--web.listen-address",
+            stack.exporter), f"http://{stack.exporter}/healthz", f"http://{stack.exporter}/metrics"),
     ]
     if node_exporter:
         listed.append(Service("node_exporter", [

@@ -1,0 +1,137 @@
+"""End to end, for real: `owl up` runs Prometheus, Alertmanager, blackbox_exporter, the owl
+exporter, the bridge and the demo site; the demo site goes down, the alert fires, Alertmanager
+delivers it, the bridge opens a critical incident for the right client; an operator acknowledges
+it; the site comes back and the incident is resolved.
+
+Only the intervals of this test's inventory are short; the rules are the real ones (SiteDown
+waits 1 minute), so this test takes two to three minutes.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from tests.support.binaries import require_binary
+from tests.support.processes import free_port, wait_for_http, wait_until
+
+INVENTORY = """
+provider:
+  name: OWL SYSTEMS
+  stack:
+    prometheus: 127.0.0.1:{prometheus}
+    alertmanager: 127.0.0.1:{alertmanager}
+    blackbox_exporter: 127.0.0.1:{blackbox}
+    exporter: 127.0.0.1:{exporter}
+    bridge: 127.0.0.1:{bridge}
+    scrape_interval: 2s
+    evaluation_interval: 2s
+clients:
+  - id: demo
+    name: Demo Boutique SAS
+    contract: {{tier: 3, monthly_fee: "1200.00", support_24_7: true, quote: DEV-1,
+                start: 2025-02-01}}
+    sites: [{{id: shop, url: "http://127.0.0.1:{demo}/", cms: wordpress, shop: woocommerce}}]
+  - id: acme
+    name: ACME SARL
+    contract: {{tier: 1, monthly_fee: "450.00", quote: DEV-2, start: 2025-06-01}}
+    sites: [{{id: www, url: "http://127.0.0.1:{demo}/acme/", cms: drupal}}]
+"""
+
+
+def owl(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "owl.cli", *args], capture_output=True,
+                          text=True, timeout=60, **kwargs)
+
+
+@pytest.fixture
+def stack(tmp_path):
+    for binary in ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"):
+        require_binary(binary)
+    ports = {name: free_port() for name in
+             ("prometheus", "alertmanager", "blackbox", "exporter", "bridge", "demo")}
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(INVENTORY.format(**ports))
+    state = tmp_path / "state"
+    log = open(tmp_path / "owl-up.log", "w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "owl.cli", "up", "--inventory", str(inventory), "--state",
+         str(state), "--demo-site.listen-address", f"127.0.0.1:{ports['demo']}",
+         "--node-exporter.listen-address", "none"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(lambda: "owl-monitoring is up" in (tmp_path / "owl-up.log").read_text()
+                   or process.poll() is not None, timeout=90, message="owl up ready")
+        assert process.poll() is None, (tmp_path / "owl-up.log").read_text()
+        yield {"ports": ports, "state": state, "process": process,
+               "token": (state / "secrets" / "demo-operator-token").read_text().strip(),
+               "log": tmp_path / "owl-up.log"}
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+        code = process.wait(timeout=60)
+        log.close()
+    assert code == 0, (tmp_path / "owl-up.log").read_text()
+
+
+def test_a_site_outage_goes_through_as_an_incident_and_back(stack):
+    bridge = f"http://127.0.0.1:{stack['ports']['bridge']}"
+    prometheus = f"http://127.0.0.1:{stack['ports']['prometheus']}"
+    auth = {"Authorization": f"Bearer {stack['token']}"}
+
+    def demo_incidents():
+        response = requests.get(f"{bridge}/api/v1/incidents", params={"client": "demo"},
+                                headers=auth, timeout=5)
+        return [i for i in response.json()["incidents"] if i["alertname"] == "SiteDown"]
+
+    # everything is up and scraped: the exporter found WordPress on the demo shop
+    wait_until(lambda: _query(prometheus, 'owl_cms_info{client="demo",cms="wordpress"}'),
+               timeout=60, message="the exporter's CMS metric in Prometheus")
+    assert _query(prometheus, 'probe_success{job="blackbox_http",client="demo"}')[0][
+        "value"][1] == "1"
+    assert demo_incidents() == []
+
+    broken = owl("demo", "break", "--state", str(stack["state"]))
+    assert broken.returncode == 0, broken.stderr
+    [incident] = wait_until(demo_incidents, timeout=150, interval=2,
+                            message="an incident for the demo client")
+    assert (incident["client"], incident["severity"], incident["state"], incident["sla"]) == \
+        ("demo", "critical", "open", "pending")
+    assert incident["labels"]["site"] == "shop"
+    assert _query(prometheus, f'owl_incidents_open{{client="demo",severity="critical"}}')
+
+    acked = requests.post(f"{bridge}/api/v1/incidents/{incident['id']}/ack", headers=auth,
+                          timeout=5)
+    assert acked.status_code == 200
+    assert (acked.json()["state"], acked.json()["sla"]) == ("acknowledged", "met")
+
+    repaired = owl("demo", "repair", "--state", str(stack["state"]))
+    assert repaired.returncode == 0, repaired.stderr
+    resolved = wait_until(lambda: [i for i in demo_incidents() if i["state"] == "resolved"],
+                          timeout=150, interval=2, message="the incident resolved")
+    assert resolved[0]["id"] == incident["id"]
+    assert resolved[0]["sla"] == "met"
+    assert resolved[0]["resolved_at"] > incident["started_at"]
+    acme = requests.get(f"{bridge}/api/v1/incidents", params={"client": "acme"}, headers=auth,
+                        timeout=5).json()["incidents"]
+    assert acme == []
+
+
+def _query(prometheus: str, expr: str) -> list:
+    response = requests.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=5)
+    return response.json()["data"]["result"]
+
+
+def test_owl_up_names_the_debian_package_of_a_missing_binary(tmp_path, example_inventory_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    os.symlink(sys.executable, bin_dir / "python3")
+    result = owl("up", "--inventory", str(example_inventory_path), "--state",
+                 str(tmp_path / "state"), env={**os.environ, "PATH": str(bin_dir)})
+    assert result.returncode == 1
+    assert "prometheus is not installed: apt-get install prometheus" in result.stderr
+    assert "prometheus-alertmanager is not installed: apt-get install " \
+           "prometheus-alertmanager" in result.stderr
+    assert not (tmp_path / "state").exists()
