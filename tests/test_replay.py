@@ -1,0 +1,183 @@
+"""Replay: the exported event history, replayed, gives the live bridge's incidents and ledgers."""
+
+import datetime as dt
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+
+from owl.inventory import parse_inventory
+from sla_bridge.ledger_format import ledger_json
+from sla_bridge.replay import ReplayError, export_events, replay
+from tests.support.bridge import INVENTORY, alert, at, make_bridge
+
+CLIENTS = {"acme": ["shop", "web1"], "globex": ["www"], "trial": ["www"], None: [None]}
+SEVERITIES = ["critical", "major", "minor"]
+# globex's contract changes mid-history: a new fee and 24/7 support, as after a renegotiation
+RENEGOTIATED = INVENTORY.replace('monthly_fee: "450.00", quote: DEV-2,',
+                                 'monthly_fee: "600.00", support_24_7: true, quote: DEV-2,')
+
+
+def comparable(incident) -> tuple:
+    return (incident.fingerprint, incident.started_at, incident.client, incident.severity,
+            incident.state, incident.sla, incident.deadline, incident.acknowledged_at,
+            incident.acknowledged_by, incident.resolved_at, incident.penalty_rate,
+            incident.exclusion_reason, incident.month)
+
+
+class History:
+    """Drives a live bridge through a random but reproducible sequence of events."""
+
+    def __init__(self, tb, seed: int):
+        self.tb = tb
+        self.random = random.Random(seed)
+        self.firing: dict[str, dict] = {}  # fingerprint -> the alert as sent
+        self.sent: list[dict] = []
+
+    def step(self):
+        self.tb.clock.advance(minutes=self.random.randint(1, 300))
+        roll = self.random.random()
+        if roll < 0.35 or not self.firing:
+            self.fire()
+        elif roll < 0.6:
+            self.resolve()
+        elif roll < 0.75:
+            self.redeliver()
+        elif roll < 0.88:
+            self.acknowledge()
+        elif roll < 0.95:
+            self.exclude_or_withdraw()
+        else:
+            self.tb.bridge.service.refresh_statuses()
+
+    def fire(self):
+        client = self.random.choice(list(CLIENTS))
+        target = self.random.choice(CLIENTS[client])
+        name = self.random.choice(["SiteDown", "SiteSlow", "TlsCertificateExpiring",
+                                   "CmsVulnerable"])
+        lag = dt.timedelta(minutes=self.random.choice([0, 0, 0, 5, 300]))  # some arrive late
+        skew = dt.timedelta(minutes=self.random.choice([0, 0, 0, 2]))  # some from the future
+        start = self.tb.clock() - lag + skew
+        labels = {"category": "security"} if name == "CmsVulnerable" else {}
+        payload = alert(alertname=name, client=client, site=target,
+                        severity=self.random.choice(SEVERITIES), starts_at=start, **labels)
+        self.firing[payload["fingerprint"]] = payload
+        self.send(payload)
+
+    def resolve(self):
+        fingerprint = self.random.choice(list(self.firing))
+        payload = dict(self.firing.pop(fingerprint))
+        ends = self.tb.clock() - dt.timedelta(minutes=self.random.choice([0, 0, 30, 600]))
+        payload.update(status="resolved",
+                       endsAt=ends.isoformat().replace("+00:00", "Z"))
+        self.send(payload)
+
+    def redeliver(self):
+        self.send(self.random.choice(self.sent))
+
+    def send(self, payload):
+        self.sent.append(payload)
+        assert self.tb.post_alerts(payload).status_code == 200
+
+    def some_incident(self):
+        incidents = self.tb.incidents(limit=1000)
+        return self.random.choice(incidents) if incidents else None
+
+    def acknowledge(self):
+        incident = self.some_incident()
+        if incident:
+            self.tb.as_operator("POST", f"/api/v1/incidents/{incident['id']}/ack")
+
+    def exclude_or_withdraw(self):
+        incident = self.some_incident()
+        if incident is None or incident["sla"] == "no_sla":
+            return
+        if incident["exclusion"]:
+            self.tb.as_operator("DELETE", f"/api/v1/incidents/{incident['id']}/exclusion")
+        else:
+            self.tb.as_operator("POST", f"/api/v1/incidents/{incident['id']}/exclusion",
+                                json={"reason": self.random.choice(["third_party", "hardware"]),
+                                      "note": "generated"})
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_replaying_a_long_history_gives_the_live_incidents_and_ledgers(database_url, tmp_path,
+                                                                       seed):
+    tb = make_bridge(database_url, at("2025-01-02 08:00"))
+    history = History(tb, seed)
+    for _ in range(400):
+        history.step()
+    # the bridge restarts with a renegotiated contract, then the history goes on
+    tb = make_bridge(database_url, tb.clock(), RENEGOTIATED)
+    history.tb = tb
+    for _ in range(400):
+        history.step()
+    tb.bridge.service.refresh_statuses()
+
+    lines = list(export_events(tb.bridge.db, tb.clock()))
+    replayed = replay(parse_inventory(RENEGOTIATED, "inv.yml"), lines, workdir=tmp_path)
+
+    live = tb.bridge.service.list(limit=10**9)
+    assert len(live) > 100
+    assert sorted(map(comparable, replayed.incidents())) == sorted(map(comparable, live))
+    months = sorted({incident.month for incident in live})
+    assert len(months) >= 3
+    breached = 0
+    for client in ("acme", "globex"):
+        for month in months:
+            expected = ledger_json(tb.bridge.service.ledger(client, month))
+            assert ledger_json(replayed.service.ledger(client, month)) == expected
+            breached += len(expected["lines"])
+    assert breached > 10  # the comparison covered real penalties, not only empty ledgers
+    replayed.close()
+    tb.bridge.db.dispose()
+
+
+def test_owl_sla_export_and_replay_print_the_same_ledger_as_owl_ledger(tmp_path):
+    database = f"sqlite:///{tmp_path / 'bridge.db'}"
+    tb = make_bridge(database, at("2025-03-03 10:00"))
+    for hour, severity in enumerate(["critical", "major", "major", "minor"]):
+        tb.post_alerts(alert(alertname=f"A{hour}", severity=severity,
+                             starts_at=at(f"2025-03-03 1{hour}:00")))
+    tb.clock.now = at("2025-04-01 12:00")
+    tb.bridge.service.refresh_statuses()
+    tb.bridge.db.dispose()
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(INVENTORY)
+    events = tmp_path / "events.jsonl"
+
+    def owl(*args):
+        result = subprocess.run([sys.executable, "-m", "owl.cli", *args], capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    owl("sla", "export-events", "--database", database, "--out", str(events))
+    live = json.loads(owl("ledger", "--month", "2025-03", "--client", "acme", "--inventory",
+                          str(inventory), "--database", database, "--format", "json"))
+    replayed = json.loads(owl("sla", "replay", "--inventory", str(inventory), "--events",
+                              str(events), "--month", "2025-03", "--client", "acme"))
+    assert replayed["ledgers"] == live
+    assert live[0]["total"] == "60.00"
+    assert len(replayed["incidents"]) == 4
+    text = owl("ledger", "--month", "2025-03", "--client", "acme", "--inventory",
+               str(inventory), "--database", database)
+    assert "cap adjustment" in text and "60.00" in text
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([], "expected the export header line"),
+    (['{"format": "other"}'], "not an owl-events/1 export"),
+    (['{"format": "owl-events/1", "exported_at": "2025-03-01T00:00:00Z"}', "{oops"],
+     "<events>:2: invalid JSON"),
+    (['{"format": "owl-events/1", "exported_at": "2025-03-01T00:00:00Z"}', '{"kind": "x"}'],
+     "<events>:2: an event needs kind, at and payload"),
+    (['{"format": "owl-events/1", "exported_at": "2025-03-01T00:00:00Z"}',
+      '{"id": 1, "kind": "ack", "at": "2025-03-01T00:00:00Z", "incident_id": 9, '
+      '"actor": "x", "payload": {}}'], "<events>:2: event 1 acts on incident 9"),
+])
+def test_a_broken_events_file_is_refused_naming_the_line(tmp_path, lines, message):
+    with pytest.raises(ReplayError, match=message):
+        replay(parse_inventory(INVENTORY, "inv.yml"), lines, workdir=tmp_path)
