@@ -105,13 +105,13 @@ class StateCollector(Collector):
                                    "This month's penalty total.", labels=["client"])
         used = GaugeMetricFamily("owl_sla_penalty_cap_used_ratio",
                                  "Share of the monthly penalty cap used.", labels=["client"])
-        for client, terms in sorted(self.service.terms.items()):
-            if terms.tier == 0:
-                continue
-            ledger = self.service.ledger(client, month_of(now, terms.ledger_timezone))
-            rate.add_metric([client], float(ledger.applied_rate))
-            amount.add_metric([client], float(ledger.total))
-            used.add_metric([client], float(ledger.applied_rate / ledger.cap_rate)
+        terms = next(iter(self.service.terms.values()), None)
+        ledgers = self.service.ledgers_of_month(month_of(now, terms.ledger_timezone)) \
+            if terms else []
+        for ledger in ledgers:
+            rate.add_metric([ledger.client], float(ledger.applied_rate))
+            amount.add_metric([ledger.client], float(ledger.total))
+            used.add_metric([ledger.client], float(ledger.applied_rate / ledger.cap_rate)
                             if ledger.cap_rate else 0.0)
         yield rate
         yield amount

@@ -365,3 +365,16 @@ def test_a_terminated_clients_data_is_exported_then_deleted_after_seven_working_
     gone = tb.as_operator("GET", "/api/v1/export", query_string={"client": "globex"})
     assert gone.status_code == 410 and "deleted on 2026-01-05T23:30:00Z" in gone.json["error"]
     tb.bridge.db.dispose()
+
+
+def test_this_months_penalties_are_exported_as_metrics(worked_example):
+    tb = worked_example
+    tb.clock.now = at("2025-03-31 23:00")
+    registry = tb.bridge.registry
+    assert registry.get_sample_value("owl_sla_penalty_rate", {"client": "acme"}) == 0.05
+    assert registry.get_sample_value("owl_sla_penalty_amount_euros", {"client": "acme"}) == 60
+    assert registry.get_sample_value("owl_sla_penalty_cap_used_ratio", {"client": "acme"}) == 1
+    assert registry.get_sample_value("owl_sla_penalty_rate", {"client": "globex"}) == 0
+    assert registry.get_sample_value("owl_sla_penalty_rate", {"client": "trial"}) is None
+    tb.clock.now = at("2025-04-01 00:30")
+    assert registry.get_sample_value("owl_sla_penalty_rate", {"client": "acme"}) == 0
