@@ -150,7 +150,7 @@ class Replay:
     as_of: dt.datetime
 
     def incidents(self, month: str | None = None) -> list[Incident]:
-        return self.service.list(month=month, limit=10**9)
+        return self.service.find(month=month, limit=10**9)
 
     def close(self) -> None:
         self.service.db.dispose()

@@ -289,7 +289,7 @@ class SlaService:
                 raise NotFound(f"no incident {incident_id}")
             return self._current(incident)
 
-    def list(self, client: str | None = None, state: str | None = None, sla: str | None = None,
+    def find(self, client: str | None = None, state: str | None = None, sla: str | None = None,
              month: str | None = None, limit: int = 100, offset: int = 0) -> list[Incident]:
         query = select(Incident).order_by(Incident.started_at.desc(), Incident.id.desc())
         if client is not None:

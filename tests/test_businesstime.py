@@ -120,14 +120,26 @@ def test_bad_opening_hours_are_refused_with_the_reason(spec, message):
         parse_weekly_hours(spec)
 
 
-HOURS = st.sampled_from([
-    {"mon-fri": "09:00-18:00"},
-    {"mon-fri": "08:30-12:00,13:30-17:30"},
-    {"mon-sat": "07:00-21:00"},
-    {"mon-sun": "00:00-24:00"},
-    {"tue,thu": "10:00-11:00"},
-])
-TIMEZONES = st.sampled_from(["Europe/Paris", "America/New_York", "Indian/Reunion", "UTC"])
+@st.composite
+def weekly_hours(draw) -> dict[str, str]:
+    """Random opening hours: for some weekdays, one to three ordered, disjoint ranges."""
+    days = draw(st.lists(st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun"]),
+                         min_size=1, max_size=7, unique=True))
+    hours = {}
+    for day in days:
+        cuts = sorted(draw(st.lists(st.integers(0, 96), min_size=2, max_size=6, unique=True)))
+        ranges = [(cuts[i], cuts[i + 1]) for i in range(0, len(cuts) - 1, 2)]
+        hours[day] = ",".join(f"{_hhmm(a)}-{_hhmm(b)}" for a, b in ranges)
+    return hours
+
+
+def _hhmm(quarters: int) -> str:
+    return f"{quarters * 15 // 60:02d}:{quarters * 15 % 60:02d}"
+
+
+HOURS = weekly_hours()
+TIMEZONES = st.sampled_from(["Europe/Paris", "America/New_York", "Indian/Reunion", "UTC",
+                             "Australia/Lord_Howe"])  # a 30-minute DST shift
 STARTS = st.datetimes(min_value=dt.datetime(2024, 1, 1), max_value=dt.datetime(2027, 12, 31),
                       timezones=st.just(UTC))
 DURATIONS = st.integers(min_value=0, max_value=96 * 60).map(lambda m: dt.timedelta(minutes=m))

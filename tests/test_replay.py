@@ -119,7 +119,7 @@ def test_replaying_a_long_history_gives_the_live_incidents_and_ledgers(database_
     lines = list(export_events(tb.bridge.db, tb.clock()))
     replayed = replay(parse_inventory(RENEGOTIATED, "inv.yml"), lines, workdir=tmp_path)
 
-    live = tb.bridge.service.list(limit=10**9)
+    live = tb.bridge.service.find(limit=10**9)
     assert len(live) > 100
     assert sorted(map(comparable, replayed.incidents())) == sorted(map(comparable, live))
     months = sorted({incident.month for incident in live})

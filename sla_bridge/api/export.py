@@ -32,7 +32,7 @@ def export_client():
     if deleted is not None:
         raise ApiError(410, f"the data of {client} was deleted on "
                             f"{rfc3339(deleted.deleted_at)} (section 9)")
-    incidents = context.service.list(client=client, limit=10**9)
+    incidents = context.service.find(client=client, limit=10**9)
     with context.db.read() as session:
         events = session.scalars(select(Event).where(Event.client == client)
                                  .order_by(Event.id)).all()

@@ -56,7 +56,7 @@ def _incident_id(raw: str) -> int:
 @blueprint.get("/api/v1/incidents")
 @requires(OPERATOR, CLIENT)
 def list_incidents():
-    rows = bridge().service.list(
+    rows = bridge().service.find(
         client=client_scope(), state=_choice("status", STATES), sla=_choice("sla", SLA_STATUSES),
         month=month_arg(), limit=_int_arg("limit", 100, MAX_PAGE),
         offset=_int_arg("offset", 0, 10**9))

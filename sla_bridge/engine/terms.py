@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from owl.businesstime import BusinessCalendar, WallClock
+from owl.businesstime import WEEKDAYS, BusinessCalendar, WallClock
 from owl.inventory import Calendar, Client, Inventory
 
 UTC = dt.timezone.utc
@@ -67,8 +67,6 @@ class ClientTerms:
 
 
 def _hours_spec(calendar: BusinessCalendar) -> dict[str, str]:
-    from owl.businesstime import WEEKDAYS
-
     return {WEEKDAYS[day]: ",".join(f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}"
                                     for a, b in ranges)
             for day, ranges in sorted(calendar.weekly.items()) if ranges}
