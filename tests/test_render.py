@@ -120,6 +120,13 @@ def test_the_token_and_its_directory_are_private(rendered):
     assert stat.S_IMODE((out / "prometheus" / "prometheus.yml").stat().st_mode) == 0o644
 
 
+def test_the_compose_token_is_readable_by_the_containers_users_behind_a_private_directory(
+        rendered):
+    out = rendered["fixture-compose"]
+    assert stat.S_IMODE((out / DEFAULT_TOKEN_FILE).stat().st_mode) == 0o644
+    assert stat.S_IMODE((out / DEFAULT_TOKEN_FILE).parent.stat().st_mode) == 0o700
+
+
 # --- the real binaries accept what is rendered ------------------------------------------------
 
 def check(binary: str, *args: str, cwd: Path | None = None) -> str:

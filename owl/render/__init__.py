@@ -61,6 +61,7 @@ def render(inventory: Inventory, options: RenderOptions) -> dict[str, str]:
 def write_rendered(files: dict[str, str], out_dir: Path) -> None:
     """Write ``files`` under ``out_dir``, each atomically; remove stale generated files."""
     out_dir = Path(out_dir)
+    (out_dir / DASHBOARDS_DIR).mkdir(parents=True, exist_ok=True)  # mounted even when empty
     for relative, text in files.items():
         _write_atomically(out_dir / relative, text)
     _remove_stale(files, out_dir)

@@ -53,7 +53,8 @@ def run_render(args) -> int:
                             webhook_token_file=args.webhook_token_file)
     files = render(inventory, options)
     try:
-        created = ensure_token_file(options.token_file)
+        created = ensure_token_file(options.token_file,
+                                    0o644 if options.profile == "compose" else 0o600)
         write_rendered(files, args.out)
     except (TokenFileError, OSError) as exc:
         print(f"owl config render: {exc}", file=sys.stderr)

@@ -15,9 +15,13 @@ class TokenFileError(ValueError):
     """The token file exists but cannot serve as one."""
 
 
-def ensure_token_file(path: Path) -> bool:
-    """Create ``path`` with a random token unless it exists: mode 0600, in a 0700 directory if
-    that directory is new.
+def ensure_token_file(path: Path, mode: int = 0o600) -> bool:
+    """Create ``path`` with a random token unless it exists: ``mode`` (0600), in a 0700
+    directory if that directory is new.
+
+    docker-compose mounts a secret file with its host owner and mode, so the containers' users
+    (``nobody``, ``owl``) can read it only if it is 0644; the 0700 directory still keeps other
+    users of the host out.
 
     Returns whether it was created. An existing file must hold a token: an empty one is refused.
     """
@@ -27,7 +31,7 @@ def ensure_token_file(path: Path) -> bool:
             raise TokenFileError(f"{path}: the webhook token file is empty")
         return False
     _make_private_dir(path.parent)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(secrets.token_urlsafe(32))
     return True
