@@ -130,7 +130,11 @@ class Maintenance(Base):
 
 
 class Notification(Base):
-    """Every message sent (or attempted) to a client, with its time."""
+    """Every message sent (or attempted, or suppressed) to a client, with its time.
+
+    Recorded before it is sent; ``sent_at`` is when the SMTP relay accepted it, ``error`` why it
+    was not (see :mod:`sla_bridge.notify`).
+    """
 
     __tablename__ = "notifications"
 
@@ -141,6 +145,9 @@ class Notification(Base):
     maintenance_id: Mapped[int | None] = mapped_column(Id)
     recipients: Mapped[list] = mapped_column(JSON)
     subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     error: Mapped[str | None] = mapped_column(Text)
 

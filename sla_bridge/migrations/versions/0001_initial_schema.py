@@ -111,6 +111,9 @@ def upgrade() -> None:
     sa.Column('maintenance_id', ID, nullable=True),
     sa.Column('recipients', sa.JSON(), nullable=False),
     sa.Column('subject', sa.Text(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('error', sa.Text(), nullable=True),
     sa.PrimaryKeyConstraint('id')
