@@ -13,11 +13,14 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from owl.inventory import Inventory
-from sla_bridge.api import alerts, export, incidents, ledger, ops
+from sla_bridge.alertmanager import Alertmanager
+from sla_bridge.api import alerts, export, incidents, ledger, maintenances, ops
 from sla_bridge.api.common import ApiError, error_response
 from sla_bridge.auth import TokenStore
 from sla_bridge.engine.terms import terms_from_inventory
+from sla_bridge.maintenance import MaintenanceService
 from sla_bridge.metrics import BridgeMetrics, StateCollector
+from sla_bridge.notify import Notifier
 from sla_bridge.service import IngestResult, SlaService
 from sla_bridge.storage.database import Database
 
@@ -36,6 +39,8 @@ class BridgeConfig:
     clock: Callable[[], dt.datetime] = utc_now
     max_body_bytes: int = 4 * 1024 * 1024
     migrate: bool = True
+    alertmanager_url: str | None = None  # None: http:// + the inventory's stack.alertmanager
+    smtp_password: str | None = None
 
 
 class Bridge:
@@ -54,9 +59,26 @@ class Bridge:
         self.service.record_contracts()
         self.registry.register(StateCollector(self.service))
         self.tokens = TokenStore(self.db, config.webhook_token)
+        self.notifier = Notifier(self.db, config.inventory,
+                                 lambda client: self.service.terms.get(client), self.clock,
+                                 config.smtp_password)
+        self.alertmanager = Alertmanager(
+            config.alertmanager_url or f"http://{config.inventory.provider.stack.alertmanager}")
+        self.maintenances = MaintenanceService(self.db, self.alertmanager, self.notifier,
+                                               config.inventory, self.clock)
 
     def after_ingest(self, result: IngestResult) -> None:
-        """Work that follows a committed delivery (client notifications, in later steps)."""
+        """Work that follows a committed delivery: tell clients of new security incidents.
+
+        The delivery is stored already: if the notifications cannot be recorded now, the
+        notifier's retry job records them, and Alertmanager still gets its 200.
+        """
+        if not result.new_security_incidents:
+            return
+        try:
+            self.notifier.notify_security(result.new_security_incidents)
+        except SQLAlchemyError:
+            log.exception("security notifications not recorded; the retry job will do it")
 
 
 def create_app(config: BridgeConfig) -> Flask:
@@ -64,7 +86,7 @@ def create_app(config: BridgeConfig) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
     app.extensions["owl"] = Bridge(config)
-    for module in (alerts, incidents, ledger, export, ops):
+    for module in (alerts, incidents, ledger, export, maintenances, ops):
         app.register_blueprint(module.blueprint)
     _register_errors(app)
     return app

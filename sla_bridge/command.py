@@ -21,6 +21,9 @@ def register(subparsers) -> None:
                              "(OWL_WEBHOOK_TOKEN in the environment wins)")
     bridge.add_argument("--web.threads", dest="threads", type=int, default=16,
                         help="WSGI worker threads (default %(default)s)")
+    bridge.add_argument("--alertmanager.url", dest="alertmanager_url",
+                        help="Alertmanager's URL, for maintenance silences (default: http:// "
+                             "and the inventory's provider.stack.alertmanager)")
     bridge.set_defaults(handler=_run_bridge)
 
     operator = subparsers.add_parser("operator", help="manage operator tokens")
@@ -66,6 +69,7 @@ def _load(path: str):
 def _run_bridge(args) -> int:
     from sla_bridge.app import BridgeConfig
     from sla_bridge.auth import read_webhook_token
+    from sla_bridge.notify import read_smtp_password
     from sla_bridge.server import serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -80,7 +84,18 @@ def _run_bridge(args) -> int:
         print("no webhook token: set OWL_WEBHOOK_TOKEN or pass --webhook.token-file",
               file=sys.stderr)
         return 1
-    serve(BridgeConfig(args.database, inventory, token), args.listen, threads=args.threads)
+    smtp = inventory.provider.smtp
+    try:
+        smtp_password = read_smtp_password(smtp)
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the SMTP password: {exc}", file=sys.stderr)
+        return 1
+    if smtp.username and smtp_password is None:
+        print("provider.smtp.username is set but there is no password: set OWL_SMTP_PASSWORD "
+              "or provider.smtp.password_file", file=sys.stderr)
+        return 1
+    serve(BridgeConfig(args.database, inventory, token, alertmanager_url=args.alertmanager_url,
+                       smtp_password=smtp_password), args.listen, threads=args.threads)
     return 0
 
 

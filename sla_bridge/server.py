@@ -14,6 +14,7 @@ from sla_bridge.retention import delete_due_clients
 log = logging.getLogger("owl.bridge")
 # A breach must show within a minute of its deadline even when no request comes in.
 STATUS_REFRESH_SECONDS = 15
+NOTIFICATION_RETRY_SECONDS = 120
 
 
 def start_jobs(bridge) -> BackgroundScheduler:
@@ -24,6 +25,8 @@ def start_jobs(bridge) -> BackgroundScheduler:
     scheduler.add_job(lambda: delete_due_clients(bridge.db, bridge.service.terms, bridge.clock()),
                       "interval", hours=1, id="delete_terminated_clients", max_instances=1,
                       coalesce=True, next_run_time=bridge.clock())
+    scheduler.add_job(bridge.notifier.retry, "interval", seconds=NOTIFICATION_RETRY_SECONDS,
+                      id="retry_notifications", max_instances=1, coalesce=True)
     scheduler.start()
     return scheduler
 
@@ -50,4 +53,5 @@ def serve(config: BridgeConfig, listen: str, threads: int = 16) -> None:
             raise  # a real socket error, not the one close() causes
     finally:
         scheduler.shutdown(wait=True)
+        bridge.notifier.close()
         bridge.db.dispose()
