@@ -18,7 +18,7 @@ from sla_bridge.api import alerts, export, incidents, ledger, maintenances, ops
 from sla_bridge.api.common import ApiError, error_response
 from sla_bridge.auth import TokenStore
 from sla_bridge.engine.terms import terms_from_inventory
-from sla_bridge.maintenance import MaintenanceService
+from sla_bridge.maintenance import MaintenanceService, SilencedAlertSync
 from sla_bridge.metrics import BridgeMetrics, StateCollector
 from sla_bridge.notify import Notifier
 from sla_bridge.service import IngestResult, SlaService
@@ -66,6 +66,8 @@ class Bridge:
             config.alertmanager_url or f"http://{config.inventory.provider.stack.alertmanager}")
         self.maintenances = MaintenanceService(self.db, self.alertmanager, self.notifier,
                                                config.inventory, self.clock)
+        self.silence_sync = SilencedAlertSync(self.db, self.service, self.alertmanager,
+                                              config.inventory, self.clock, self.after_ingest)
 
     def after_ingest(self, result: IngestResult) -> None:
         """Work that follows a committed delivery: tell clients of new security incidents.

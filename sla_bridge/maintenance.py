@@ -7,6 +7,35 @@ server=~"c"``; ``client="X"`` alone for all targets), then one stored row and on
 written: if Alertmanager refuses a silence, the ones already made are expired and nothing is
 stored; if the database refuses the row, the silences are expired. Cancelling expires the
 silences, then records ``cancelled_at`` and a ``maintenance_cancelled`` event.
+
+What Alertmanager (0.25, checked by ``tests/test_maintenance_sync.py``) does with the
+alerts a silence hides, and what the bridge does about it:
+
+- A silence applies to every route: a silenced alert reaches no receiver, the bridge's webhook
+  included. Left alone, the bridge would never hear of an incident that starts inside a window,
+  yet it must record it (``maintenance``, or SLA-tracked under an emergency window).
+- ``GET /api/v2/alerts?silenced=true&active=false&inhibited=false`` lists the silenced alerts
+  with the webhook's fingerprint, their labels, annotations, ``startsAt`` and, in
+  ``status.silencedBy``, the silences that hide them. Its times have millisecond precision where
+  the webhook's have Go's nanoseconds; the lifecycle takes a later copy of an open episode for
+  the same incident either way.
+- Once Prometheus resolves a silenced alert (``endsAt`` in the past), the alert disappears from
+  every listing (API v2 alerts and alert groups, and the deprecated API v1): its ``endsAt`` cannot
+  be read back. Its resolution is not delivered to the webhook either, not even after the silence
+  ends: Alertmanager sends no resolution for an alert it never notified as firing, and an alert
+  notified before the window loses its resolution in the group flush that runs under the silence.
+
+So :class:`SilencedAlertSync`, every 30 seconds:
+
+1. ingests, as firing, the alerts hidden by the bridge's own silences (idempotent: the event
+   history's dedup keys make every later sync of the same alert a duplicate);
+2. resolves the open incidents that a window hid at some point of their life and whose alert
+   Alertmanager no longer holds. The real ``endsAt`` is lost: the resolution time recorded is when
+   the bridge first found the alert gone, at most one sync interval late, and the event says it
+   was inferred. The bridge waits ``settle`` (5 minutes) before recording it, which leaves time
+   for a resolution the webhook does deliver, with its exact ``endsAt``, and for Prometheus to
+   send its alerts again (it does every minute) to an Alertmanager that restarted and lost them.
+   The timer lives in memory: a restarted bridge starts it again.
 """
 
 from __future__ import annotations
@@ -20,13 +49,21 @@ from sqlalchemy import and_, not_, select
 
 from owl.inventory import Client, Inventory
 from sla_bridge.alertmanager import Alertmanager, AlertmanagerError, Matcher, any_of
+from sla_bridge.engine.alerts import AlertNotice
 from sla_bridge.engine.maintenance import notice_problem
 from sla_bridge.notify import Notifier, maintenance_message
+from sla_bridge.service import IngestResult, SlaService
 from sla_bridge.storage.database import Database
-from sla_bridge.storage.schema import Event, Maintenance
+from sla_bridge.storage.schema import Event, Incident, Maintenance
 from sla_bridge.timefmt import rfc3339
+from sla_bridge.webhook import PayloadError, parse_alert
 
 log = logging.getLogger("owl.bridge.maintenance")
+
+SETTLE = dt.timedelta(minutes=5)
+INFERRED = "inferred: the alert ended while a maintenance silence hid it; this is when the " \
+           "bridge found it gone from Alertmanager"
+
 
 class InvalidWindow(ValueError):
     """The request names something that does not exist, or is not a window."""
@@ -73,6 +110,20 @@ def silence_matchers(client: Client, targets: tuple[str, ...] | None) -> list[li
         return [[owner]]
     return [[owner, Matcher(label, any_of(ids), regex=True)]
             for label, ids in targets_by_label(client, targets).items() if ids]
+
+
+def hides(client: Client, window: Maintenance, labels: dict[str, str]) -> bool:
+    """Whether the window's silences match an alert with ``labels``."""
+    if labels.get("client") != window.client:
+        return False
+    if window.targets is None:
+        return True
+    return any(labels.get(label) in ids
+               for label, ids in targets_by_label(client, window.targets).items())
+
+
+def window_end(window: Maintenance) -> dt.datetime:
+    return min(window.ends_at, window.cancelled_at) if window.cancelled_at else window.ends_at
 
 
 def window_payload(window: Maintenance) -> dict:
@@ -199,3 +250,104 @@ class MaintenanceService:
             query = query.where(running if active else not_(running))
         with self.db.read() as session:
             return list(session.scalars(query).all())
+
+
+class SilencedAlertSync:
+    """The scheduled job that tells the bridge what its silences keep from the webhook."""
+
+    def __init__(self, db: Database, service: SlaService, alertmanager: Alertmanager,
+                 inventory: Inventory, clock: Callable[[], dt.datetime],
+                 on_ingested: Callable[[IngestResult], None], settle: dt.timedelta = SETTLE):
+        self.db = db
+        self.service = service
+        self.alertmanager = alertmanager
+        self.inventory = inventory
+        self.clock = clock
+        self.on_ingested = on_ingested
+        self.settle = settle
+        self._missing_since: dict[int, dt.datetime] = {}
+
+    def run(self) -> IngestResult | None:
+        """As scheduled: an unreachable Alertmanager is logged, and tried again next time."""
+        try:
+            return self.sync()
+        except AlertmanagerError as exc:
+            log.warning("silenced alerts not synchronized: %s", exc)
+            return None
+
+    def sync(self) -> IngestResult:
+        now = self.clock()
+        notices = self._silenced(now) + self._resolved(now)
+        if not notices:
+            return IngestResult()
+        result = self.service.ingest(notices)
+        self.on_ingested(result)
+        return result
+
+    def _silenced(self, now: dt.datetime) -> list[AlertNotice]:
+        """The alerts our silences hide now, as firing notices."""
+        with self.db.read() as session:
+            rows = session.scalars(select(Maintenance.silence_ids).where(
+                Maintenance.cancelled_at.is_(None), Maintenance.ends_at > now)).all()
+        ours = {silence_id for ids in rows for silence_id in ids or ()}
+        if not ours:
+            return []
+        alerts = self.alertmanager.alerts(active=False, silenced=True, inhibited=False)
+        return [notice for alert in alerts
+                if ours & set(alert.get("status", {}).get("silencedBy") or ())
+                and (notice := _firing(alert, now)) is not None]
+
+    def _resolved(self, now: dt.datetime) -> list[AlertNotice]:
+        """Open incidents a window hid and Alertmanager no longer holds, once settled."""
+        hidden = self._hidden_open_incidents(now)
+        if not hidden:
+            self._missing_since.clear()
+            return []
+        held = {alert["fingerprint"] for alert in self.alertmanager.alerts()}
+        self._missing_since = {incident.id: self._missing_since.get(incident.id, now)
+                               for incident in hidden if incident.fingerprint not in held}
+        return [_resolution(incident, self._missing_since[incident.id], now)
+                for incident in hidden if incident.id in self._missing_since
+                and now - self._missing_since[incident.id] >= self.settle]
+
+    def _hidden_open_incidents(self, now: dt.datetime) -> list[Incident]:
+        started = select(Maintenance.client).where(Maintenance.starts_at <= now)
+        with self.db.read() as session:
+            incidents = session.scalars(select(Incident).where(
+                Incident.resolved_at.is_(None), Incident.client.in_(started))).all()
+            if not incidents:
+                return []
+            windows = session.scalars(select(Maintenance).where(
+                Maintenance.client.in_({incident.client for incident in incidents}),
+                Maintenance.starts_at <= now,
+                Maintenance.ends_at > min(incident.last_starts_at for incident in incidents)
+            )).all()
+        return [incident for incident in incidents
+                if any(self._hid(window, incident) for window in windows)]
+
+    def _hid(self, window: Maintenance, incident: Incident) -> bool:
+        """Whether the window hid the incident's alert at some time since it (last) started."""
+        client = self.inventory.client(window.client)
+        return (client is not None and window_end(window) > incident.last_starts_at
+                and hides(client, window, incident.labels))
+
+
+def _firing(alert: dict, now: dt.datetime) -> AlertNotice | None:
+    """An alert of the API v2 as a firing notice; None (and a warning) if it is malformed."""
+    as_delivered = {"status": "firing", "fingerprint": alert.get("fingerprint"),
+                    "labels": alert.get("labels"), "annotations": alert.get("annotations", {}),
+                    "startsAt": alert.get("startsAt")}
+    try:
+        return parse_alert(as_delivered, 0, now)
+    except PayloadError as exc:
+        log.warning("a silenced alert was skipped: %s", exc)
+        return None
+
+
+def _resolution(incident: Incident, gone_at: dt.datetime, now: dt.datetime) -> AlertNotice:
+    return AlertNotice(fingerprint=incident.fingerprint, status="resolved",
+                       starts_at=incident.last_starts_at, ends_at=gone_at, received_at=now,
+                       labels=dict(incident.labels),
+                       annotations={"summary": incident.summary,
+                                    "description": incident.description,
+                                    "owl_resolution": INFERRED})

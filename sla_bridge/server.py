@@ -14,6 +14,8 @@ from sla_bridge.retention import delete_due_clients
 log = logging.getLogger("owl.bridge")
 # A breach must show within a minute of its deadline even when no request comes in.
 STATUS_REFRESH_SECONDS = 15
+# Alerts hidden by maintenance silences reach the bridge only through this job (maintenance.py).
+SILENCED_SYNC_SECONDS = 30
 NOTIFICATION_RETRY_SECONDS = 120
 
 
@@ -25,6 +27,8 @@ def start_jobs(bridge) -> BackgroundScheduler:
     scheduler.add_job(lambda: delete_due_clients(bridge.db, bridge.service.terms, bridge.clock()),
                       "interval", hours=1, id="delete_terminated_clients", max_instances=1,
                       coalesce=True, next_run_time=bridge.clock())
+    scheduler.add_job(bridge.silence_sync.run, "interval", seconds=SILENCED_SYNC_SECONDS,
+                      id="sync_silenced_alerts", max_instances=1, coalesce=True)
     scheduler.add_job(bridge.notifier.retry, "interval", seconds=NOTIFICATION_RETRY_SECONDS,
                       id="retry_notifications", max_instances=1, coalesce=True)
     scheduler.start()
