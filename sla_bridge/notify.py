@@ -269,16 +269,16 @@ def maintenance_message(inventory: Inventory, window: Maintenance, cancelled: bo
     scope = ", ".join(window.targets) if window.targets else "tous vos sites et serveurs"
     if cancelled:
         subject = f"[{inventory.provider.name}] {nature} annulée : {span}"
-        opening = f"la maintenance n° {window.id} prévue {span} est annulée."
+        opening = f"La maintenance n° {window.id} prévue {span} est annulée."
     else:
         subject = f"[{inventory.provider.name}] {nature} {span}"
-        opening = f"nous vous informons d'une {nature.lower()} {span}."
+        opening = f"Nous vous informons d'une {nature.lower()} {span}."
     lines = [f"Bonjour {client.name},", "", opening, "",
              f"Référence : maintenance n° {window.id}", f"Périmètre : {scope}",
              f"Objet : {window.description}"]
     if window.emergency and not cancelled:
-        lines += ["", ("Annoncée avec moins de 48 heures de préavis (annexe, section 5b), elle "
-                       "ne suspend pas nos engagements de délai de réponse.")]
+        lines += ["", ("S'agissant d'une maintenance d'urgence, nos engagements de délai de "
+                       "réponse restent applicables pendant cette fenêtre (annexe, section 5b).")]
     return Message(MAINTENANCE_CANCELLED if cancelled else MAINTENANCE_CREATED,
                    subject, "\n".join(lines) + "\n" + _signature(inventory),
                    maintenance_id=window.id)
@@ -290,7 +290,7 @@ def security_message(inventory: Inventory, incident: Incident) -> Message:
     timezone = inventory.timezone_for(client)
     what = incident.summary or incident.alertname
     lines = [f"Bonjour {client.name},", "",
-             "nous avons détecté un incident de sécurité sur vos services.", "",
+             "Nous avons détecté un incident de sécurité sur vos services.", "",
              f"Référence : incident n° {incident.id}",
              f"Détecté le : {_local(incident.started_at, timezone)} ({timezone})",
              f"Cible : {incident.target or 'non précisée'}", f"Alerte : {incident.alertname}",
