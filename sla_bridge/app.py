@@ -17,6 +17,7 @@ from sla_bridge.alertmanager import Alertmanager
 from sla_bridge.api import alerts, export, incidents, ledger, maintenances, ops
 from sla_bridge.api.common import ApiError, error_response
 from sla_bridge.auth import TokenStore
+from sla_bridge.ingest_batch import IngestBatcher
 from sla_bridge.engine.terms import terms_from_inventory
 from sla_bridge.maintenance import MaintenanceService, SilencedAlertSync
 from sla_bridge.metrics import BridgeMetrics, StateCollector
@@ -57,6 +58,7 @@ class Bridge:
         self.service = SlaService(self.db, terms_from_inventory(config.inventory), self.clock,
                                   observer=self.metrics)
         self.service.record_contracts()
+        self.deliveries = IngestBatcher(self.service)
         self.registry.register(StateCollector(self.service))
         self.tokens = TokenStore(self.db, config.webhook_token)
         self.notifier = Notifier(self.db, config.inventory,

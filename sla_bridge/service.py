@@ -11,7 +11,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from sla_bridge.engine import lifecycle
@@ -47,15 +47,98 @@ class Observer:
     def acknowledged(self, incident: Incident) -> None: ...
 
 
+CREATED, UPDATED, DUPLICATE = "created", "updated", "duplicate"
+
+
+@dataclass(slots=True)
+class NewIncident:
+    """An incident this delivery creates, before it is inserted.
+
+    A plain object with the columns of :class:`Incident`: a storm creates thousands, and a
+    mapped instance costs several times more to build and read back for the bulk insert.
+    """
+
+    fingerprint: str
+    client: str | None
+    alertname: str
+    severity: str
+    target: str | None
+    labels: dict
+    summary: str
+    description: str
+    security: bool
+    first_starts_at: dt.datetime
+    last_starts_at: dt.datetime
+    started_at: dt.datetime
+    month: str
+    deadline: dt.datetime | None
+    sla_basis: str
+    sla: str
+    maintenance_id: int | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    penalty_rate: str = "0"
+    state: str = "open"
+    acknowledged_at: dt.datetime | None = None
+    acknowledged_by: str | None = None
+    resolved_at: dt.datetime | None = None
+    exclusion_reason: str | None = None
+    exclusion_note: str | None = None
+    excluded_by: str | None = None
+    excluded_at: dt.datetime | None = None
+    security_notified_at: dt.datetime | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one notice did: created or updated an incident, or changed nothing."""
+
+    dedup_key: str
+    kind: str
+    incident: Incident | None
+
+
 @dataclass
 class IngestResult:
-    received: int = 0
-    created: int = 0
-    updated: int = 0
-    duplicates: int = 0
-    new_security_incidents: list[Incident] = field(default_factory=list)
-    # the incident each new notice touched, by the notice's dedup key (replay maps ids with it)
-    incident_ids: dict[str, int | None] = field(default_factory=dict)
+    outcomes: list[Outcome] = field(default_factory=list)  # one per notice, in order
+
+    def _count(self, kind: str) -> int:
+        return sum(outcome.kind == kind for outcome in self.outcomes)
+
+    @property
+    def received(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def created(self) -> int:
+        return self._count(CREATED)
+
+    @property
+    def updated(self) -> int:
+        return self._count(UPDATED)
+
+    @property
+    def duplicates(self) -> int:
+        return self._count(DUPLICATE)
+
+    @property
+    def new_security_incidents(self) -> list[Incident]:
+        return [o.incident for o in self.outcomes if o.kind == CREATED and o.incident.security]
+
+    @property
+    def incident_ids(self) -> dict[str, int | None]:
+        """The incident each notice touched, by its dedup key (replay maps ids with it)."""
+        return {o.dedup_key: o.incident.id if o.incident is not None else None
+                for o in self.outcomes}
+
+    def split(self, sizes: list[int]) -> list[IngestResult]:
+        """The results of consecutive runs of ``sizes`` notices, e.g. one per request."""
+        parts, start = [], 0
+        for size in sizes:
+            parts.append(IngestResult(self.outcomes[start:start + size]))
+            start += size
+        return parts
 
 
 def notice_payload(notice: AlertNotice) -> dict:
@@ -109,43 +192,39 @@ class SlaService:
     # --- alerts ----------------------------------------------------------------------------
 
     def ingest(self, notices: list[AlertNotice]) -> IngestResult:
-        """Store what is new in ``notices``; redeliveries change nothing."""
-        result = IngestResult(received=len(notices))
+        """Store what is new in ``notices``; redeliveries change nothing.
+
+        Storms come as many small requests, so this is the bridge's hot path: three reads, then
+        new incidents and events inserted in bulk (Core, not the ORM's unit of work); only
+        incidents that already existed go through the session.
+        """
+        outcomes = [Outcome(n.dedup_key, DUPLICATE, None) for n in notices]
         with self.db.write() as session:
             self._lock_fingerprints(session, {n.fingerprint for n in notices})
-            fresh = _new_notices(session, notices)
-            result.duplicates = len(notices) - len(fresh)
+            fresh = _new_positions(session, notices)
             if not fresh:
-                return result
-            latest = _latest_incidents(session, {n.fingerprint for n in fresh})
-            windows = _windows(session, {n.client for n in fresh if n.client},
-                               min(n.clock_start for n in fresh))
+                return IngestResult(outcomes)
+            latest = _latest_incidents(session, {notices[i].fingerprint for i in fresh})
+            windows = _windows(session, {notices[i].client for i in fresh if notices[i].client},
+                               min(notices[i].clock_start for i in fresh))
             now = self.clock()
-            events = []
-            for notice in fresh:
-                incident, action = self._apply(session, notice, latest.get(notice.fingerprint),
+            for i in fresh:
+                notice = notices[i]
+                incident, action = self._apply(notice, latest.get(notice.fingerprint),
                                                windows, now)
-                if action is Action.DUPLICATE:
-                    result.duplicates += 1
-                elif action in (Action.CREATE, Action.CREATE_RESOLVED):
-                    result.created += 1
-                    if incident.security:
-                        result.new_security_incidents.append(incident)
-                else:
-                    result.updated += 1
+                kind = DUPLICATE if action is Action.DUPLICATE else (
+                    CREATED if action in (Action.CREATE, Action.CREATE_RESOLVED) else UPDATED)
                 if incident is not None:
                     latest[notice.fingerprint] = incident
-                events.append((notice, incident))
+                outcomes[i] = Outcome(notice.dedup_key, kind, incident)
+            _insert_incidents(session, [outcomes[i].incident for i in fresh
+                                        if outcomes[i].kind == CREATED])
             session.flush()
-            for notice, incident in events:
-                incident_id = incident.id if incident is not None else None
-                result.incident_ids[notice.dedup_key] = incident_id
-                session.add(Event(kind="alert", at=notice.received_at, client=notice.client,
-                                  incident_id=incident_id, dedup_key=notice.dedup_key,
-                                  payload=notice_payload(notice)))
-        return result
+            session.connection().execute(insert(Event.__table__), [
+                _alert_event(notices[i], outcomes[i].incident) for i in fresh])
+        return IngestResult(outcomes)
 
-    def _apply(self, session: Session, notice: AlertNotice, latest: Incident | None,
+    def _apply(self, notice: AlertNotice, latest: Incident | None,
                windows: list[MaintenanceWindow], now: dt.datetime):
         terms = self.terms.get(notice.client) if notice.client else None
         window = terms.reopen_window if terms else lifecycle.DEFAULT_REOPEN_WINDOW
@@ -154,7 +233,6 @@ class SlaService:
             return latest, action
         if action in (Action.CREATE, Action.CREATE_RESOLVED):
             incident = self._new_incident(notice, terms, windows, now)
-            session.add(incident)
         else:
             incident = latest
         if action in (Action.REOPEN, Action.REOPEN_RESOLVED):
@@ -168,14 +246,14 @@ class SlaService:
         return incident, action
 
     def _new_incident(self, notice: AlertNotice, terms: ClientTerms | None,
-                      windows: list[MaintenanceWindow], now: dt.datetime) -> Incident:
+                      windows: list[MaintenanceWindow], now: dt.datetime) -> NewIncident:
         started = notice.clock_start
         basis, window = lifecycle.sla_basis(notice, terms, windows)
         tz = terms.ledger_timezone if terms else None
         deadline = None
         if basis != lifecycle.NO_SLA:
             deadline = lifecycle.deadline_for(started, notice.severity, terms)
-        return Incident(
+        return NewIncident(
             fingerprint=notice.fingerprint,
             client=notice.client,
             alertname=notice.alertname, severity=notice.severity or "none",
@@ -211,9 +289,10 @@ class SlaService:
         """
         if self.db.dialect != "postgresql":
             return
+        # sorted, so that two transactions never wait on each other in a cycle
         keys = sorted({zlib.crc32(fp.encode()) for fp in fingerprints})
-        for key in keys:  # sorted, so two transactions never wait on each other in a cycle
-            session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        session.execute(text("SELECT pg_advisory_xact_lock(key) "
+                             "FROM unnest(CAST(:keys AS bigint[])) AS key"), {"keys": keys})
 
     # --- statuses over time ------------------------------------------------------------------
 
@@ -365,33 +444,82 @@ def _get(session: Session, incident_id: int) -> Incident:
     return incident
 
 
-def _new_notices(session: Session, notices: list[AlertNotice]) -> list[AlertNotice]:
-    """Those not already in the event history, each once, in delivery order."""
-    keys = {n.dedup_key for n in notices}
-    known = set(session.scalars(select(Event.dedup_key).where(Event.dedup_key.in_(keys))))
+_INCIDENT_COLUMNS = [column.key for column in Incident.__table__.columns if column.key != "id"]
+assert set(_INCIDENT_COLUMNS) | {"id"} == set(NewIncident.__slots__), "NewIncident != Incident"
+
+
+def _insert_incidents(session: Session, incidents: list[NewIncident]) -> None:
+    """Insert new incidents in one round trip and give each its id.
+
+    SQLite returns the ids of a multi-row insert. On PostgreSQL the ids come from the sequence
+    first and the rows go through psycopg's pipelined ``executemany``: a multi-row
+    ``INSERT ... RETURNING`` would be parsed anew by psycopg for every batch size.
+    """
+    if not incidents:
+        return
+    rows = [{key: getattr(incident, key) for key in _INCIDENT_COLUMNS} for incident in incidents]
+    table = Incident.__table__
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        ids = connection.execute(_NEXT_INCIDENT_IDS, {"n": len(rows)}).scalars().all()
+        for row, incident_id in zip(rows, ids):
+            row["id"] = incident_id
+        connection.execute(insert(table), rows)
+    else:
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
+        ids = connection.execute(statement, rows).scalars().all()
+    for incident, incident_id in zip(incidents, ids):
+        incident.id = incident_id
+
+
+# Built once: storms call these for every transaction, and building a statement costs more than
+# running it on an empty result.
+_KNOWN_KEYS = select(Event.dedup_key).where(Event.dedup_key.in_(bindparam("keys", expanding=True)))
+_EPISODES = select(Incident.id, Incident.fingerprint, Incident.last_starts_at).where(
+    Incident.fingerprint.in_(bindparam("fingerprints", expanding=True)))
+_NEXT_INCIDENT_IDS = text("SELECT nextval(pg_get_serial_sequence('incidents', 'id')) "
+                          "FROM generate_series(1, :n)")
+_BY_IDS = select(Incident).where(Incident.id.in_(bindparam("ids", expanding=True)))
+_WINDOWS = select(Maintenance).where(Maintenance.client.in_(bindparam("clients", expanding=True)),
+                                     Maintenance.ends_at > bindparam("since"))
+
+
+def _new_positions(session: Session, notices: list[AlertNotice]) -> list[int]:
+    """Where in ``notices`` the news not yet in the event history is, each once, in order."""
+    keys = list({n.dedup_key for n in notices})
+    known = set(session.execute(_KNOWN_KEYS, {"keys": keys}).scalars())
     fresh = []
-    for notice in notices:
+    for position, notice in enumerate(notices):
         if notice.dedup_key not in known:
             known.add(notice.dedup_key)
-            fresh.append(notice)
+            fresh.append(position)
     return fresh
 
 
+def _alert_event(notice: AlertNotice, incident: Incident | None) -> dict:
+    return {"kind": "alert", "at": notice.received_at, "client": notice.client, "actor": None,
+            "incident_id": incident.id if incident is not None else None,
+            "dedup_key": notice.dedup_key, "payload": notice_payload(notice)}
+
+
 def _latest_incidents(session: Session, fingerprints: set[str]) -> dict[str, Incident]:
-    newest = (select(Incident.fingerprint, func.max(Incident.last_starts_at).label("last"))
-              .where(Incident.fingerprint.in_(fingerprints))
-              .group_by(Incident.fingerprint).subquery())
-    rows = session.scalars(select(Incident).join(
-        newest, (Incident.fingerprint == newest.c.fingerprint)
-        & (Incident.last_starts_at == newest.c.last))).all()
-    return {row.fingerprint: row for row in rows}
+    """The most recent incident of each fingerprint that has one."""
+    newest: dict[str, tuple] = {}
+    for incident_id, fingerprint, last in session.execute(
+            _EPISODES, {"fingerprints": list(fingerprints)}):
+        if fingerprint not in newest or last > newest[fingerprint][1]:
+            newest[fingerprint] = (incident_id, last)
+    if not newest:
+        return {}
+    ids = [incident_id for incident_id, _ in newest.values()]
+    return {row.fingerprint: row
+            for row in session.execute(_BY_IDS, {"ids": ids}).scalars()}
 
 
 def _windows(session: Session, clients: set[str], since: dt.datetime) -> list[MaintenanceWindow]:
     if not clients:
         return []
-    rows = session.scalars(select(Maintenance).where(
-        Maintenance.client.in_(clients), Maintenance.ends_at > since)).all()
+    rows = session.execute(_WINDOWS, {"clients": list(clients), "since": since}).scalars()
     return [window_of(row) for row in rows]
 
 

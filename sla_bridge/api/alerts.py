@@ -19,7 +19,7 @@ def receive_alerts():
         notices = parse_payload(json_body(), context.clock())
     except PayloadError as exc:
         raise ApiError(400, str(exc), exc.field) from None
-    result = context.service.ingest(notices)
+    result = context.deliveries.ingest(notices)
     context.after_ingest(result)
     return jsonify(received=result.received, created=result.created, updated=result.updated,
                    duplicates=result.duplicates)

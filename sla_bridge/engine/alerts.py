@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 
 SEVERITIES = ("critical", "major", "minor")
@@ -47,7 +48,7 @@ class AlertNotice:
         """``startsAt``, unless it lies in the future (clock skew): then the receipt time."""
         return min(self.starts_at, self.received_at)
 
-    @property
+    @functools.cached_property
     def dedup_key(self) -> str:
         """Identical for every delivery of the same news about the same alert instance."""
         if self.status == "firing":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 from importlib import resources
 
@@ -19,8 +20,10 @@ class Database:
     """One engine and its sessions. ``write()`` serializes writers on SQLite.
 
     SQLite runs in WAL mode so readers never wait for the writer; writers take the lock up front
-    (``BEGIN IMMEDIATE``) so two writers never deadlock on a lock upgrade under the WSGI server's
-    threads. PostgreSQL uses its own row locks and the advisory locks taken by the service.
+    (``BEGIN IMMEDIATE``) so two writers never deadlock on a lock upgrade. Within one process
+    they also queue on a lock of ours: SQLite's busy handler sleeps and polls, so under a storm
+    the database lock would sit free while some writers lose the race for seconds.
+    PostgreSQL uses its own row locks and the advisory locks taken by the service.
     """
 
     def __init__(self, url: str, **engine_options):
@@ -28,6 +31,7 @@ class Database:
         self.engine = _create_engine(url, **engine_options)
         self.dialect = self.engine.dialect.name
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Session]:
@@ -37,7 +41,7 @@ class Database:
     @contextlib.contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that commits when the block ends, and rolls back on any error."""
-        with self._sessions() as session:
+        with self._writer, self._sessions() as session:
             session.connection(execution_options={"owl_write": True})
             try:
                 yield session
@@ -77,8 +81,13 @@ def _alembic_config() -> Config:
 def _create_engine(url: str, **options) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    # one connection per WSGI thread (waitress runs 16) plus the scheduled jobs
+    options = {"pool_size": 20, "max_overflow": 10, **options}
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True, **options)
+        return create_engine(url, pool_recycle=1800, **options)
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        raise ValueError("an in-memory SQLite database cannot be shared by the bridge's "
+                         "threads: give a file, sqlite:///PATH")
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
                            **options)
 

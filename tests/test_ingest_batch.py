@@ -1,0 +1,89 @@
+"""Group commit: concurrent deliveries share transactions, each gets its own result."""
+
+import threading
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from owl.inventory import parse_inventory
+from sla_bridge.engine.terms import terms_from_inventory
+from sla_bridge.ingest_batch import IngestBatcher
+from sla_bridge.service import SlaService
+from sla_bridge.storage.database import Database
+from sla_bridge.storage.schema import Incident
+from sla_bridge.webhook import parse_payload
+from tests.support.bridge import INVENTORY, alert, at, webhook
+
+NOW = at("2025-03-07 10:00")
+
+
+class CountingService(SlaService):
+    """The real service, counting its transactions and failing on a marked alert."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.transactions = 0
+
+    def ingest(self, notices):
+        self.transactions += 1
+        if any(n.alertname == "Poison" for n in notices):
+            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+        return super().ingest(notices)
+
+
+@pytest.fixture
+def service(database_url):
+    db = Database(database_url)
+    db.upgrade()
+    service = CountingService(db, terms_from_inventory(parse_inventory(INVENTORY, "i")),
+                              lambda: NOW)
+    yield service
+    db.dispose()
+
+
+def request(names):
+    return parse_payload(webhook(*[alert(alertname=name) for name in names]), NOW)
+
+
+def run_concurrently(batcher, requests):
+    results, errors = [None] * len(requests), [None] * len(requests)
+    start = threading.Barrier(len(requests))
+
+    def send(index):
+        start.wait()
+        try:
+            results[index] = batcher.ingest(requests[index])
+        except OperationalError as exc:
+            errors[index] = exc
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return results, errors
+
+
+def test_concurrent_deliveries_share_transactions_and_each_gets_its_own_counts(service):
+    batcher = IngestBatcher(service)
+    # 32 requests of 4 alerts; every alert is sent by two requests, as by an HA pair
+    requests = [request([f"A{(i // 2) * 4 + k}" for k in range(4)]) for i in range(32)]
+    results, errors = run_concurrently(batcher, requests)
+    assert errors == [None] * 32
+    assert all(r.received == 4 and r.created + r.duplicates == 4 for r in results)
+    assert sum(r.created for r in results) == 64
+    assert sum(r.duplicates for r in results) == 64
+    assert service.transactions < 32  # some requests were stored together
+    with service.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Incident)) == 64
+
+
+def test_a_failed_transaction_fails_every_request_in_it_and_the_next_ones_go_on(service):
+    batcher = IngestBatcher(service, max_alerts=1)  # one request per transaction
+    results, errors = run_concurrently(batcher, [request(["Poison"]), request(["Fine"])])
+    failed = [e for e in errors if e is not None]
+    assert len(failed) == 1
+    assert [r.created for r in results if r is not None] == [1]
+    with service.db.read() as session:
+        assert session.scalars(select(Incident.alertname)).all() == ["Fine"]
