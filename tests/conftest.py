@@ -2,6 +2,9 @@ import pathlib
 
 import pytest
 
+# real Alertmanager and SMTP servers as fixtures: `alertmanager`, `smtp`
+pytest_plugins = ("tests.support.alertmanager", "tests.support.smtp")
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
 

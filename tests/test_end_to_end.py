@@ -16,7 +16,7 @@ import pytest
 import requests
 
 from tests.support.binaries import require_binary
-from tests.support.processes import free_port, wait_for_http, wait_until
+from tests.support.processes import free_port, wait_until
 
 INVENTORY = """
 provider:
@@ -100,7 +100,8 @@ def test_a_site_outage_goes_through_as_an_incident_and_back(stack):
     assert (incident["client"], incident["severity"], incident["state"], incident["sla"]) == \
         ("demo", "critical", "open", "pending")
     assert incident["labels"]["site"] == "shop"
-    assert _query(prometheus, f'owl_incidents_open{{client="demo",severity="critical"}}')
+    wait_until(lambda: _query(prometheus, 'owl_incidents_open{client="demo",severity="critical"}'),
+               timeout=30, message="the bridge's open incident in Prometheus")
 
     acked = requests.post(f"{bridge}/api/v1/incidents/{incident['id']}/ack", headers=auth,
                           timeout=5)

@@ -10,13 +10,11 @@ from sqlalchemy.exc import OperationalError
 from sla_bridge.alertmanager import AlertmanagerError
 from sla_bridge.storage.schema import Event, Maintenance, Notification
 from sla_bridge.webhook import parse_time
-from tests.support.alertmanager import alertmanager as real_alertmanager
 from tests.support.alertmanager import prometheus_alert
 from tests.support.bridge import WEBHOOK_TOKEN, make_bridge, rfc3339
 from tests.support.processes import free_port, wait_until
 from tests.support.smtp import notifying_inventory
 
-alertmanager = real_alertmanager  # the fixture: a fresh Alertmanager for each test
 UTC = dt.timezone.utc
 MISSING = object()
 

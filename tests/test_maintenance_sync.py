@@ -9,13 +9,11 @@ from sqlalchemy import select
 
 from sla_bridge.maintenance import INFERRED
 from sla_bridge.storage.schema import Event, Maintenance
-from tests.support.alertmanager import alertmanager as real_alertmanager
 from tests.support.alertmanager import prometheus_alert, running_alertmanager, serving
 from tests.support.bridge import make_bridge, rfc3339
 from tests.support.processes import free_port, wait_until
 from tests.support.smtp import notifying_inventory
 
-alertmanager = real_alertmanager  # the fixture: a fresh Alertmanager for each test
 UTC = dt.timezone.utc
 SHOP_DOWN = {"alertname": "SiteDown", "client": "acme", "site": "shop", "severity": "critical"}
 BLOG_DOWN = {**SHOP_DOWN, "site": "blog"}

@@ -14,14 +14,10 @@ from sla_bridge.app import BridgeConfig, create_app
 from sla_bridge.notify import read_smtp_password
 from sla_bridge.storage.schema import Incident, Notification
 from sla_bridge.webhook import parse_payload
-from tests.support.alertmanager import alertmanager as real_alertmanager
 from tests.support.bridge import WEBHOOK_TOKEN, Clock, alert, at, make_bridge, rfc3339, webhook
 from tests.support.processes import free_port
 from tests.support.smtp import notifying_inventory, smtp_server
-from tests.support.smtp import smtp as real_smtp
 
-alertmanager = real_alertmanager  # the fixtures: a fresh Alertmanager and SMTP server
-smtp = real_smtp
 UTC = dt.timezone.utc
 TEN_AM = at("2025-03-07 10:00")
 
