@@ -12,6 +12,7 @@ everything else is read from the database at scrape time by :class:`StateCollect
     owl_sla_penalty_amount_euros{client}   this month's total
     owl_sla_penalty_cap_used_ratio{client} applied rate / cap
     owl_maintenance_windows_active{client}
+    owl_notifications_unsent{client,kind}  client emails not (yet) accepted by the SMTP server
     owl_client_contract_info{client,tier,support_24_7,status} 1
 """
 
@@ -22,12 +23,13 @@ from collections import defaultdict
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from sla_bridge.engine import lifecycle
 from sla_bridge.engine.ledger import month_of
 from sla_bridge.service import Observer, SlaService
-from sla_bridge.storage.schema import Incident, Maintenance
+from sla_bridge.notify import NO_RECIPIENT, SUPPRESSED
+from sla_bridge.storage.schema import Incident, Maintenance, Notification
 
 ACK_BUCKETS = (60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 48 * 3600,
                96 * 3600)
@@ -70,6 +72,7 @@ class StateCollector(Collector):
         yield from self._open_incidents(now)
         yield from self._penalties(now)
         yield self._maintenance(now)
+        yield self._unsent_notifications()
         yield self._contracts()
 
     def _open_incidents(self, now):
@@ -129,6 +132,24 @@ class StateCollector(Collector):
             active[row.client] += 1
         for client in sorted(self.service.terms):
             family.add_metric([client], active.get(client, 0))
+        return family
+
+    def _unsent_notifications(self):
+        """Messages still to go out; those deliberately not sent (suppressed, no recipient)
+        are not counted."""
+        family = GaugeMetricFamily("owl_notifications_unsent",
+                                   "Client notifications not accepted by the SMTP server yet.",
+                                   labels=["client", "kind"])
+        deliberate = or_(Notification.error.startswith(SUPPRESSED),
+                         Notification.error.startswith(NO_RECIPIENT))
+        with self.service.db.read() as session:
+            rows = session.execute(
+                select(Notification.client, Notification.kind, func.count())
+                .where(Notification.sent_at.is_(None),
+                       or_(Notification.error.is_(None), ~deliberate))
+                .group_by(Notification.client, Notification.kind)).all()
+        for client, kind, count in rows:
+            family.add_metric([client, kind], count)
         return family
 
     def _contracts(self):

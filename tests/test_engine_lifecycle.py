@@ -98,3 +98,33 @@ DEADLINE = t(240)
 def test_sla_status(name, basis, excluded, ack, resolved, now, expected):
     deadline = DEADLINE if basis != "no_sla" else None
     assert sla_status(basis, excluded, deadline, ack, resolved, now) == expected, name
+
+
+def window(targets, emergency=False, announced=-72 * 60, start=0, end=120, cancelled=None):
+    from sla_bridge.engine.maintenance import MaintenanceWindow
+
+    return MaintenanceWindow(1, "acme", targets, t(start), t(end), emergency, t(announced),
+                             t(cancelled) if cancelled is not None else None)
+
+
+@pytest.mark.parametrize("name, w, labels, at, covered", [
+    ("a planned window on all targets covers any of them", window(None),
+     {"site": "shop"}, 10, True),
+    ("a window on a server covers an alert naming that server and a site", window(("web1",)),
+     {"site": "shop", "server": "web1"}, 10, True),
+    ("a window on another target does not cover", window(("web2",)), {"site": "shop"}, 10,
+     False),
+    ("an emergency window never covers", window(None, emergency=True), {"site": "shop"}, 10,
+     False),
+    ("a window announced 47 h ahead does not cover", window(None, announced=-47 * 60),
+     {"site": "shop"}, 10, False),
+    ("a window announced exactly 48 h ahead covers", window(None, announced=-48 * 60),
+     {"site": "shop"}, 10, True),
+    ("the start of a window is inside it", window(None), {"site": "shop"}, 0, True),
+    ("the end of a window is outside it", window(None), {"site": "shop"}, 120, False),
+    ("a cancelled window ends when cancelled", window(None, cancelled=30), {"site": "shop"},
+     30, False),
+])
+def test_maintenance_coverage(name, w, labels, at, covered):
+    notice = AlertNotice("fp", "firing", t(at), None, t(at), {"client": "acme", **labels})
+    assert w.covers("acme", notice.targets, t(at)) is covered, name

@@ -112,6 +112,8 @@ def test_a_suspended_client_gets_no_email_and_the_suppression_is_recorded(
     assert [(row.kind, row.sent_at, row.error) for row in notifications(tb)] == [
         ("security", None, "suppressed: client suspended"),
         ("maintenance_created", None, "suppressed: client suspended")]
+    assert tb.bridge.registry.get_sample_value(  # suppressed on purpose: nothing is waiting
+        "owl_notifications_unsent", {"client": "initech", "kind": "security"}) is None
     assert incident_row(tb).security_notified_at is None
 
 
@@ -145,11 +147,14 @@ def test_an_unreachable_relay_is_recorded_and_the_mail_sent_once_it_is_back(brid
     tb.bridge.notifier.wait()
     [row] = notifications(tb)
     assert row.error.startswith("ConnectionRefusedError")
+    unsent = {"client": "acme", "kind": "security"}
+    assert tb.bridge.registry.get_sample_value("owl_notifications_unsent", unsent) == 1
     with smtp_server(port=port) as relay:
         tb.clock.advance(minutes=2)
         assert tb.bridge.notifier.retry() == 1
         assert len(relay.received) == 1
     assert incident_row(tb).security_notified_at == tb.clock.now
+    assert tb.bridge.registry.get_sample_value("owl_notifications_unsent", unsent) is None
 
 
 def test_a_security_incident_stored_without_its_notification_is_caught_up_by_the_retry_job(

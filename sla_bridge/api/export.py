@@ -50,7 +50,9 @@ def export_client():
         events=[event_json(event) for event in events],
         notifications=[{"kind": n.kind, "incident_id": n.incident_id,
                         "maintenance_id": n.maintenance_id, "recipients": n.recipients,
-                        "subject": n.subject, "sent_at": rfc3339(n.sent_at), "error": n.error}
+                        "subject": n.subject, "body": n.body,
+                        "created_at": rfc3339(n.created_at), "sent_at": rfc3339(n.sent_at),
+                        "attempts": n.attempts, "error": n.error}
                        for n in notifications],
         maintenances=[{"id": m.id, "targets": m.targets, "starts_at": rfc3339(m.starts_at),
                        "ends_at": rfc3339(m.ends_at), "description": m.description,

@@ -40,6 +40,11 @@ class AlertNotice:
         return next((self.labels[name] for name in TARGET_LABELS if self.labels.get(name)), None)
 
     @property
+    def targets(self) -> tuple[str, ...]:
+        """Every monitored target the alert names: a site, a server, or both."""
+        return tuple(self.labels[name] for name in TARGET_LABELS if self.labels.get(name))
+
+    @property
     def security(self) -> bool:
         return self.labels.get("category") == "security"
 

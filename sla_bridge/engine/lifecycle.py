@@ -81,7 +81,7 @@ def sla_basis(notice: AlertNotice, terms: ClientTerms | None,
         return NO_SLA, None
     if terms.suspended_at(start):
         return SUSPENDED, None
-    window = covering_window(windows, notice.client, notice.target, start)
+    window = covering_window(windows, notice.client, notice.targets, start)
     if window is not None:
         return MAINTENANCE, window
     return TRACKED, None

@@ -28,9 +28,11 @@ class MaintenanceWindow:
         end = min(self.ends_at, self.cancelled_at) if self.cancelled_at else self.ends_at
         return self.starts_at <= at < end
 
-    def covers(self, client: str | None, target: str | None, at: dt.datetime) -> bool:
+    def covers(self, client: str | None, targets: tuple[str, ...], at: dt.datetime) -> bool:
+        """Whether an incident of ``client`` about ``targets`` (its site and/or server ids)
+        starting ``at`` falls in this planned window."""
         return (self.planned and client == self.client and self.active_at(at)
-                and (self.targets is None or target in self.targets))
+                and (self.targets is None or any(t in self.targets for t in targets)))
 
 
 def notice_problem(starts_at: dt.datetime, ends_at: dt.datetime, announced_at: dt.datetime,
@@ -47,6 +49,6 @@ def notice_problem(starts_at: dt.datetime, ends_at: dt.datetime, announced_at: d
     return None
 
 
-def covering_window(windows: list[MaintenanceWindow], client: str | None, target: str | None,
-                    at: dt.datetime) -> MaintenanceWindow | None:
-    return next((w for w in windows if w.covers(client, target, at)), None)
+def covering_window(windows: list[MaintenanceWindow], client: str | None,
+                    targets: tuple[str, ...], at: dt.datetime) -> MaintenanceWindow | None:
+    return next((w for w in windows if w.covers(client, targets, at)), None)
