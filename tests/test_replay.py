@@ -11,13 +11,19 @@ import pytest
 from owl.inventory import parse_inventory
 from sla_bridge.ledger_format import ledger_json
 from sla_bridge.replay import ReplayError, export_events, replay
-from tests.support.bridge import INVENTORY, alert, at, make_bridge
+from tests.support.bridge import INVENTORY, alert, at, make_bridge, rfc3339
 
 CLIENTS = {"acme": ["shop", "web1"], "globex": ["www"], "trial": ["www"], None: [None]}
 SEVERITIES = ["critical", "major", "minor"]
 # globex's contract changes mid-history: a new fee and 24/7 support, as after a renegotiation
 RENEGOTIATED = INVENTORY.replace('monthly_fee: "450.00", quote: DEV-2,',
                                  'monthly_fee: "600.00", support_24_7: true, quote: DEV-2,')
+
+
+def with_alertmanager(inventory: str, alertmanager) -> str:
+    address = alertmanager.url.removeprefix("http://")
+    return inventory.replace("  timezone: Europe/Paris\n",
+                             f"  timezone: Europe/Paris\n  stack: {{alertmanager: \"{address}\"}}\n")
 
 
 def comparable(incident) -> tuple:
@@ -35,20 +41,23 @@ class History:
         self.random = random.Random(seed)
         self.firing: dict[str, dict] = {}  # fingerprint -> the alert as sent
         self.sent: list[dict] = []
+        self.windows: list[int] = []  # maintenance windows not cancelled
 
     def step(self):
         self.tb.clock.advance(minutes=self.random.randint(1, 300))
         roll = self.random.random()
-        if roll < 0.35 or not self.firing:
+        if roll < 0.33 or not self.firing:
             self.fire()
-        elif roll < 0.6:
+        elif roll < 0.55:
             self.resolve()
-        elif roll < 0.75:
+        elif roll < 0.7:
             self.redeliver()
-        elif roll < 0.88:
+        elif roll < 0.82:
             self.acknowledge()
-        elif roll < 0.95:
+        elif roll < 0.89:
             self.exclude_or_withdraw()
+        elif roll < 0.95:
+            self.maintain()
         else:
             self.tb.bridge.service.refresh_statuses()
 
@@ -73,6 +82,25 @@ class History:
         payload.update(status="resolved",
                        endsAt=ends.isoformat().replace("+00:00", "Z"))
         self.send(payload)
+
+    def maintain(self):
+        """Announce a window (planned 48 h ahead, or an emergency), or cancel one."""
+        if self.windows and self.random.random() < 0.3:
+            window = self.windows.pop(self.random.randrange(len(self.windows)))
+            response = self.tb.as_operator("DELETE", f"/api/v1/maintenances/{window}")
+            assert response.status_code in (200, 409), response.json  # 409: already over
+            return
+        emergency = self.random.random() < 0.3
+        ahead = dt.timedelta(minutes=5) if emergency else \
+            dt.timedelta(hours=48 + self.random.randint(0, 12))
+        start = self.tb.clock() + ahead
+        end = start + dt.timedelta(hours=self.random.randint(4, 24))
+        response = self.tb.as_operator("POST", "/api/v1/maintenances", json={
+            "client": "acme", "targets": self.random.choice([None, ["shop"], ["web1"]]),
+            "starts_at": rfc3339(start), "ends_at": rfc3339(end),
+            "description": "generated", "emergency": emergency})
+        assert response.status_code == 201, response.json
+        self.windows.append(response.json["id"])
 
     def redeliver(self):
         self.send(self.random.choice(self.sent))
@@ -104,13 +132,15 @@ class History:
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_replaying_a_long_history_gives_the_live_incidents_and_ledgers(database_url, tmp_path,
-                                                                       seed):
-    tb = make_bridge(database_url, at("2025-01-02 08:00"))
+                                                                       alertmanager, seed):
+    # Alertmanager keeps real time: the history starts now (silences must not be in the past)
+    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    tb = make_bridge(database_url, start, with_alertmanager(INVENTORY, alertmanager))
     history = History(tb, seed)
     for _ in range(400):
         history.step()
     # the bridge restarts with a renegotiated contract, then the history goes on
-    tb = make_bridge(database_url, tb.clock(), RENEGOTIATED)
+    tb = make_bridge(database_url, tb.clock(), with_alertmanager(RENEGOTIATED, alertmanager))
     history.tb = tb
     for _ in range(400):
         history.step()
@@ -131,6 +161,8 @@ def test_replaying_a_long_history_gives_the_live_incidents_and_ledgers(database_
             assert ledger_json(replayed.service.ledger(client, month)) == expected
             breached += len(expected["lines"])
     assert breached > 10  # the comparison covered real penalties, not only empty ledgers
+    assert {i.sla for i in live} >= {"pending", "met", "breached", "resolved_without_response",
+                                      "no_sla", "excluded", "maintenance"}
     replayed.close()
     tb.bridge.db.dispose()
 
