@@ -194,6 +194,13 @@ def test_every_address_the_render_calls_is_a_service_exposing_that_port(compose,
         assert int(port) in container_ports(services[host]), f"{host} does not expose {port}"
 
 
+def test_the_bridge_reaches_the_alertmanager_service_for_silences(compose):
+    url = flag(compose["services"]["owl-bridge"]["command"], "--alertmanager.url")
+    host, port = urlsplit(url).netloc.rsplit(":", 1)
+    assert host in compose["services"], url
+    assert int(port) in container_ports(compose["services"][host])
+
+
 @pytest.mark.parametrize("service", READS)
 def test_every_file_a_service_reads_is_mounted_into_it_and_exists_on_the_host(
         compose, rendered, service):
