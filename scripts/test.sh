@@ -21,6 +21,10 @@ start_postgres() {
     || as_postgres psql -qc "CREATE ROLE owl_test LOGIN PASSWORD 'owl_test'"
   as_postgres psql -qtAc "SELECT 1 FROM pg_database WHERE datname='owl_test'" \
     | grep -q 1 || as_postgres psql -qc "CREATE DATABASE owl_test OWNER owl_test"
+  # the tests drop and recreate the public schema: the role must own the database and schema
+  as_postgres psql -qc "ALTER DATABASE owl_test OWNER TO owl_test"
+  as_postgres psql -q -d owl_test -c "CREATE SCHEMA IF NOT EXISTS public" \
+    -c "ALTER SCHEMA public OWNER TO owl_test"
   export OWL_TEST_POSTGRES_URL="postgresql://owl_test:owl_test@127.0.0.1:5432/owl_test"
 }
 
