@@ -246,17 +246,55 @@ class Contacts(_Model):
     email: list[str] = Field(default_factory=list)
 
 
+class Checkout(_Model):
+    """The e-commerce critical path to exercise (tier 3 and up): add a test product to a cart,
+    check the payment methods offered, empty the cart. Never an order."""
+
+    product: str = Field(min_length=1)  # the platform's id or SKU of a cheap test product
+    payment_methods: list[str] = Field(default_factory=list)  # ids expected at checkout
+    payment_provider_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+
+
 class Site(_Model):
     id: Identifier
     url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$")
     cms: Literal["wordpress", "drupal", "joomla", "prestashop", "magento", "other"] = "other"
     shop: Literal["woocommerce", "prestashop", "magento"] | None = None
+    checkout: Checkout | None = None
+    domain: str | None = Field(default=None, pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
+
+    @property
+    def registered_domain(self) -> str:
+        """The domain whose registration is watched: ``domain``, else the URL's host without a
+        leading ``www.``."""
+        if self.domain:
+            return self.domain
+        host = self.url.split("://", 1)[1].split("/", 1)[0].split(":", 1)[0].lower()
+        return host.removeprefix("www.")
 
     @model_validator(mode="after")
     def _shop_runs_on_cms(self):
         if self.shop and self.cms != SHOP_CMS[self.shop]:
             raise ValueError(f"shop {self.shop!r} runs on cms {SHOP_CMS[self.shop]!r}, "
                              f"not {self.cms!r}")
+        if self.checkout and not self.shop:
+            raise ValueError("checkout needs shop (the platform whose cart is exercised)")
+        return self
+
+
+class Backup(_Model):
+    """A backup repository of a server (section 8), checked against the contract's policy."""
+
+    id: Identifier
+    tool: Literal["restic", "borg", "status_file"]
+    repository: str = Field(min_length=1)  # restic/borg repository, or the JSON status file
+    password_file: SecretFile | None = None  # restic and borg: never the password itself
+    restore_sample: str | None = None  # a path inside the snapshots, restored to test them
+
+    @model_validator(mode="after")
+    def _restic_needs_its_password(self):
+        if self.tool == "restic" and not self.password_file:
+            raise ValueError("a restic repository needs password_file")
         return self
 
 
@@ -265,6 +303,7 @@ class Server(_Model):
     address: str = Field(min_length=1)
     ssh_port: int | None = Field(default=22, ge=1, le=65535)  # None: no SSH banner probe
     node_exporter: str | None = Field(default=None, pattern=r"^[^\s:]+:\d{1,5}$")
+    backups: list[Backup] = Field(default_factory=list)
 
 
 class Client(_Model):
@@ -319,6 +358,29 @@ class Stack(_Model):
     evaluation_interval: Duration = dt.timedelta(seconds=30)
 
 
+PROBE_KINDS = ("cms", "vulnerabilities", "shop", "backup", "domain")
+
+
+class ProbeSchedule(_Model):
+    """How often a probe kind runs: ``interval``, or per tier where ``by_tier`` says."""
+
+    interval: Duration
+    by_tier: dict[Literal[0, 1, 2, 3, 4], Duration] = Field(default_factory=dict)
+
+
+class Probes(_Model):
+    """Schedules per probe kind, and the local data the probes read."""
+
+    cms: ProbeSchedule = ProbeSchedule(interval=dt.timedelta(hours=6))
+    vulnerabilities: ProbeSchedule = ProbeSchedule(interval=dt.timedelta(hours=12))
+    shop: ProbeSchedule = ProbeSchedule(interval=dt.timedelta(minutes=15))
+    backup: ProbeSchedule = ProbeSchedule(interval=dt.timedelta(hours=1))
+    domain: ProbeSchedule = ProbeSchedule(interval=dt.timedelta(days=1))
+    cms_catalogue: str | None = None  # file of latest/supported versions; default: shipped
+    vulnerability_db: str | None = None  # normalized (OSV-style) database file
+    rdap_server: str = Field(default="https://rdap.org/", pattern=r"^https?://\S+$")
+
+
 class Provider(_Model):
     name: str = Field(min_length=1)
     timezone: TimezoneName = "Europe/Paris"
@@ -326,6 +388,7 @@ class Provider(_Model):
     receivers: Receivers = Field(default_factory=Receivers)
     smtp: Smtp = Field(default_factory=Smtp)
     stack: Stack = Field(default_factory=Stack)
+    probes: Probes = Field(default_factory=Probes)
 
 
 class Inventory(_Model):
