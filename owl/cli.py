@@ -20,14 +20,19 @@ COMMAND_MODULES = (
 )
 
 
-def _check(args) -> int:
+def inventory_or_exit(path: str, consequence: str = ""):
+    """The inventory at ``path``; or its problems on stderr, one a line, and exit status 1."""
     try:
-        inventory = load_inventory(args.inventory)
+        return load_inventory(path)
     except InventoryError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
-        print(f"{len(exc.problems)} problem(s) found", file=sys.stderr)
-        return 1
+        print(f"{len(exc.problems)} problem(s) found{consequence}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def _check(args) -> int:
+    inventory = inventory_or_exit(args.inventory)
     print(f"{args.inventory}: OK: {inventory.summary()}")
     return 0
 

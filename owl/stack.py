@@ -20,7 +20,8 @@ from pathlib import Path
 import requests
 
 from owl.demo import DEFAULT_STATE_DIR
-from owl.inventory import Inventory, InventoryError, load_inventory
+from owl.cli import inventory_or_exit
+from owl.inventory import Inventory
 
 DEMO_SITE_ADDRESS = "127.0.0.1:9182"
 NODE_EXPORTER_ADDRESS = "127.0.0.1:9100"
@@ -222,11 +223,7 @@ def _print_ready(listed: list[Service], token: str, paths: StatePaths) -> None:
 
 
 def run(args) -> int:
-    try:
-        inventory = load_inventory(args.inventory)
-    except InventoryError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    inventory = inventory_or_exit(args.inventory)
     node_exporter = None if args.node_exporter == "none" else args.node_exporter
     needed = [name for name in DEBIAN_PACKAGES if node_exporter or "node" not in name]
     missing = missing_binaries(needed)

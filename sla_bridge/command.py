@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from owl.inventory import InventoryError, load_inventory
+from owl.cli import inventory_or_exit
 
 DEFAULT_DATABASE = "sqlite:///owl-bridge.db"
 
@@ -58,14 +58,6 @@ def _database_flag(parser) -> None:
                              "(default %(default)s)")
 
 
-def _load(path: str):
-    try:
-        return load_inventory(path)
-    except InventoryError as exc:
-        print(exc, file=sys.stderr)
-        raise SystemExit(1) from None
-
-
 def _run_bridge(args) -> int:
     from sla_bridge.app import BridgeConfig
     from sla_bridge.auth import read_webhook_token
@@ -74,7 +66,7 @@ def _run_bridge(args) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    inventory = _load(args.inventory)
+    inventory = inventory_or_exit(args.inventory)
     try:
         token = read_webhook_token(args.webhook_token_file)
     except (OSError, ValueError) as exc:
@@ -117,7 +109,7 @@ def _add_operator(args) -> int:
 
 
 def _add_client_token(args) -> int:
-    inventory = _load(args.inventory)
+    inventory = inventory_or_exit(args.inventory)
     if inventory.client(args.client) is None:
         print(f"unknown client {args.client!r} in {args.inventory}", file=sys.stderr)
         return 1

@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from owl.inventory import InventoryError, load_inventory
+from owl.cli import inventory_or_exit
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -43,14 +43,6 @@ def register(subparsers) -> None:
     replay.add_argument("--month", required=True, type=_month, help="YYYY-MM")
     replay.add_argument("--client", help="one client (default: every client with an SLA)")
     replay.set_defaults(handler=_replay)
-
-
-def _load(path: str):
-    try:
-        return load_inventory(path)
-    except InventoryError as exc:
-        print(exc, file=sys.stderr)
-        raise SystemExit(1) from None
 
 
 def _clients(service, client: str | None) -> list[str]:
@@ -95,7 +87,7 @@ def _ledger(args) -> int:
     from sla_bridge.service import SlaService
     from sla_bridge.storage.database import Database
 
-    inventory = _load(args.inventory)
+    inventory = inventory_or_exit(args.inventory)
     db = Database(args.database)
     if not db.is_current():
         print("the database schema is not current: run `owl db upgrade`", file=sys.stderr)
@@ -127,7 +119,7 @@ def _replay(args) -> int:
     from sla_bridge.replay import ReplayError, replay
     from sla_bridge.timefmt import rfc3339
 
-    inventory = _load(args.inventory)
+    inventory = inventory_or_exit(args.inventory)
     try:
         with open(args.events, encoding="utf-8") as events:
             result = replay(inventory, events, source=str(Path(args.events)))

@@ -43,7 +43,10 @@ def run_render(*args: str) -> int:
     parser = argparse.ArgumentParser(prog="owl")
     register(parser.add_subparsers(dest="command", required=True))
     parsed = parser.parse_args(["config", "render", *args])
-    return parsed.handler(parsed)
+    try:
+        return parsed.handler(parsed)
+    except SystemExit as exc:  # what `owl` does with a command that exits
+        return exc.code
 
 
 def render_case(inventory: Path, out: Path, profile: str = "local", *extra: str) -> int:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from owl.inventory import InventoryError, load_inventory
+from owl.cli import inventory_or_exit
 from owl.render import RenderOptions, render, write_rendered
 from owl.render.profile import DEFAULT_TOKEN_FILE, PROFILES
 from owl.render.webhook_token import TokenFileError, ensure_token_file
@@ -41,13 +41,7 @@ def _day(text: str) -> dt.date:
 
 
 def run_render(args) -> int:
-    try:
-        inventory = load_inventory(args.inventory)
-    except InventoryError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        print(f"{len(exc.problems)} problem(s) found: nothing rendered", file=sys.stderr)
-        return 1
+    inventory = inventory_or_exit(args.inventory, ": nothing rendered")
     today = args.now or dt.datetime.now(ZoneInfo(inventory.provider.timezone)).date()
     options = RenderOptions(out_dir=args.out, today=today, profile=args.profile,
                             webhook_token_file=args.webhook_token_file)
