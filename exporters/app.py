@@ -7,8 +7,8 @@ from typing import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
 
-from exporters.collectors.cms import CmsCollector
-from exporters.collectors.probes import ProbeStatusCollector
+from exporters.context import ProbeContext, utc_now
+from exporters.kinds import collectors, probe_kinds
 from exporters.probe import ProbeKind, ResultCache
 from exporters.scheduler import ProbeScheduler
 from exporters.sharding import Shard
@@ -16,15 +16,12 @@ from exporters.targets import Target, monitored_targets
 from owl.inventory import Inventory
 
 
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def build_registry(cache: ResultCache) -> CollectorRegistry:
-    """A fresh registry (never the global one): the probe collectors and process metrics."""
+def build_registry(cache: ResultCache, context: ProbeContext | None = None) -> CollectorRegistry:
+    """A fresh registry (never the global one): the collectors of :mod:`exporters.kinds` and
+    process metrics."""
     registry = CollectorRegistry()
-    registry.register(ProbeStatusCollector(cache))
-    registry.register(CmsCollector(cache))
+    for collector in collectors(cache, context or ProbeContext()):
+        registry.register(collector)
     ProcessCollector(registry=registry)
     return registry
 
@@ -47,16 +44,21 @@ def make_app(registry: CollectorRegistry):
 
 
 class Exporter:
-    """Probes the monitored targets of ``shard`` and serves what they found."""
+    """Probes the monitored targets of ``shard`` and serves what they found.
 
-    def __init__(self, inventory: Inventory, kinds: Iterable[ProbeKind], shard: Shard = Shard(),
-                 clock: Callable[[], dt.datetime] = utc_now):
+    ``kinds`` defaults to every kind of :mod:`exporters.kinds`, scheduled as the inventory says.
+    """
+
+    def __init__(self, inventory: Inventory, kinds: Iterable[ProbeKind] | None = None,
+                 shard: Shard = Shard(), clock: Callable[[], dt.datetime] = utc_now):
         self.inventory = inventory
         self.shard = shard
         self.clock = clock
+        self.context = ProbeContext(inventory.provider.probes, clock)
         self.cache = ResultCache()
+        kinds = probe_kinds(self.context) if kinds is None else kinds
         self.scheduler = ProbeScheduler(kinds, self.cache, self.targets)
-        self.registry = build_registry(self.cache)
+        self.registry = build_registry(self.cache, self.context)
         self.app = make_app(self.registry)
 
     def targets(self) -> list[Target]:

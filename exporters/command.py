@@ -50,7 +50,6 @@ def run(args) -> int:
     from waitress import create_server
 
     from exporters.app import Exporter
-    from exporters.probes import default_probes
 
     try:
         inventory = load_inventory(args.inventory)
@@ -62,7 +61,7 @@ def run(args) -> int:
     if args.log_level != "debug":
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run is noise
     address = listen_address(args.listen_address or inventory.provider.stack.exporter)
-    exporter = Exporter(inventory, default_probes(), args.shard)
+    exporter = Exporter(inventory, shard=args.shard)
     try:
         server = create_server(exporter.app, listen=address, threads=4)
     except (OSError, ValueError) as exc:

@@ -1,7 +1,10 @@
 """Probe kinds, their results, and the cache of latest runs that the collectors read.
 
-A probe kind is a name, an interval, a timeout and a ``run(target) -> ProbeResult`` function. Each
-run is recorded with its start time and duration. A run that raises, or that takes longer than its
+A probe kind is a name, a ``run(target) -> ProbeResult`` function, a timeout and a schedule: an
+interval, refined per contract tier, and a shorter retry delay after a failure (a site may come up
+after the exporter). It applies to sites or to servers, from a minimum tier up, and optionally only
+to the targets a predicate accepts (sites with a checkout, servers with backups). Each run is
+recorded with its start time and duration. A run that raises, or that takes longer than its
 kind's timeout (whether it finishes late or is still running), is a failure: the cache never keeps
 serving an older success in its place.
 """
@@ -12,8 +15,8 @@ import datetime as dt
 import logging
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Mapping
 
 from exporters.targets import Target
 
@@ -41,18 +44,44 @@ class ProbeResult:
         return cls(False, None, error)
 
 
-@dataclass(frozen=True)
+RETRY = dt.timedelta(minutes=5)
+
+
+@dataclass(frozen=True, eq=False)
 class ProbeKind:
-    """A kind of probe. ``interval`` is per kind for now; per-tier intervals will refine it."""
+    """A kind of probe and when it runs.
+
+    ``interval`` is the default period; ``by_tier`` overrides it for the tiers it names. After a
+    failed run the next one comes ``retry`` later, or after the interval if that is shorter.
+    The kind probes targets of ``target_kind`` of clients of tier ``min_tier`` and up, for which
+    ``wants(target)`` (if given) is true.
+    """
 
     name: str
     run: Callable[[Target], ProbeResult]
     interval: dt.timedelta
     timeout: float
     target_kind: str = "site"
+    by_tier: Mapping[int, dt.timedelta] = field(default_factory=dict)
+    retry: dt.timedelta = RETRY
+    min_tier: int = 0
+    wants: Callable[[Target], bool] | None = None
 
     def applies_to(self, target: Target) -> bool:
-        return target.kind == self.target_kind
+        return (target.kind == self.target_kind and target.tier >= self.min_tier
+                and (self.wants is None or self.wants(target)))
+
+    def interval_for(self, target: Target) -> dt.timedelta:
+        return self.by_tier.get(target.tier, self.interval)
+
+    def retry_for(self, target: Target) -> dt.timedelta:
+        """The delay before the next run after a failure."""
+        return min(self.retry, self.interval_for(target))
+
+    def scheduled(self, schedule) -> ProbeKind:
+        """This kind with the interval and per-tier intervals of an inventory
+        :class:`owl.inventory.ProbeSchedule`."""
+        return replace(self, interval=schedule.interval, by_tier=dict(schedule.by_tier))
 
 
 @dataclass(frozen=True)

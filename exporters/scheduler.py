@@ -1,7 +1,10 @@
 """Running every (probe kind, target) pair on its own APScheduler 3 job.
 
-Each job runs first as soon as it is added, then every ``kind.interval`` plus a random delay of up
-to a tenth of the interval (at most a minute), so that targets added together drift apart. A job
+Each job runs first as soon as it is added, then every ``kind.interval_for(target)`` (the interval of
+the target's tier) plus a random delay of up to a tenth of the interval (at most a minute), so that
+targets added together drift apart. After a failed run the next one is brought forward to
+``kind.retry_for(target)`` from its end (a site that was down when the exporter started is seen
+again within minutes, not hours); the interval then resumes from that retry. A job
 never overlaps itself (``max_instances=1``); runs missed while the pool was busy collapse into one
 (``coalesce``) and still run however late (``misfire_grace_time=None``). The probes, which wait on
 the network, share a thread pool of one thread per job up to :data:`MAX_PROBE_THREADS`.
@@ -17,6 +20,7 @@ import logging
 from typing import Callable, Iterable
 
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from exporters.probe import ProbeKind, ResultCache, run_probe
@@ -70,9 +74,36 @@ class ProbeScheduler:
     def job_ids(self) -> list[str]:
         return sorted(self._jobs)
 
+    def next_run(self, job_id: str) -> dt.datetime | None:
+        job = self._scheduler.get_job(job_id) if self._scheduler else None
+        return job.next_run_time if job else None
+
+    def interval(self, job_id: str) -> dt.timedelta | None:
+        job = self._scheduler.get_job(job_id) if self._scheduler else None
+        return job.trigger.interval if job else None
+
     def shutdown(self):
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
+
+    def _run(self, job_id: str, kind: ProbeKind, target: Target):
+        run = run_probe(kind, target, self.cache)
+        if not run.result.success:
+            self._retry_soon(job_id, kind.retry_for(target))
+
+    def _retry_soon(self, job_id: str, delay: dt.timedelta):
+        """Bring the job's next run forward to ``delay`` from now, if it is later than that.
+
+        Safe from the job's own thread: the scheduler sets the next run time of a job it submits
+        under the same lock as ``modify_job``, so this change comes after it, never before.
+        """
+        retry_at = dt.datetime.now(dt.timezone.utc) + delay
+        try:
+            job = self._scheduler.get_job(job_id)
+            if job is not None and job.next_run_time is not None and job.next_run_time > retry_at:
+                self._scheduler.modify_job(job_id, next_run_time=retry_at)
+        except JobLookupError:
+            pass  # the target left while the probe ran
 
     def _wanted(self) -> dict[str, tuple[ProbeKind, Target]]:
         return {f"{kind.name}:{target.key}": (kind, target)
@@ -85,9 +116,10 @@ class ProbeScheduler:
             log.info("stopped probing %s", job_id)
         for job_id in sorted(set(wanted) - set(self._jobs)):
             kind, target = wanted[job_id]
+            interval = kind.interval_for(target)
             self._scheduler.add_job(
-                run_probe, "interval", args=(kind, target, self.cache), id=job_id, name=job_id,
-                seconds=kind.interval.total_seconds(), jitter=jitter_seconds(kind.interval),
+                self._run, "interval", args=(job_id, kind, target), id=job_id, name=job_id,
+                seconds=interval.total_seconds(), jitter=jitter_seconds(interval),
                 next_run_time=dt.datetime.now(dt.timezone.utc))
             self._jobs[job_id] = target.key
         log.info("probing %d (probe, target) pairs", len(self._jobs))

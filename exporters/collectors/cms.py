@@ -26,7 +26,7 @@ class CmsCollector(Collector):
     ``last_over_time(owl_cms_info[...])``.
     """
 
-    def __init__(self, cache: ResultCache):
+    def __init__(self, cache: ResultCache, context=None):
         self.cache = cache
 
     def collect(self) -> Iterable[Metric]:

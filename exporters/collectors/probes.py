@@ -23,7 +23,7 @@ class ProbeStatusCollector(Collector):
     Targets not yet probed since the exporter started have no series.
     """
 
-    def __init__(self, cache: ResultCache):
+    def __init__(self, cache: ResultCache, context=None):
         self.cache = cache
 
     def collect(self) -> Iterable[Metric]:

@@ -47,3 +47,8 @@ def run_cms_probe(target: Target, timeout: float = TIMEOUT) -> ProbeResult:
 
 def cms_probe(interval: dt.timedelta = INTERVAL, timeout: float = TIMEOUT) -> ProbeKind:
     return ProbeKind("cms", partial(run_cms_probe, timeout=timeout), interval, timeout)
+
+
+def cms_kind(context) -> ProbeKind:
+    """The ``cms`` kind on every site of every tier, on the inventory's schedule."""
+    return cms_probe().scheduled(context.schedule("cms"))

@@ -1,0 +1,66 @@
+"""What probe kinds and collectors are built from: the inventory's probe settings and data files.
+
+:class:`ProbeContext` holds ``provider.probes`` of the inventory (schedules per kind and tier, the
+paths of the CMS catalogue and of the vulnerability database) and loads those files on demand,
+again whenever they change on disk, so that ``owl catalogue refresh`` or ``owl vulndb import`` take
+effect without restarting the exporter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Callable, Generic, TypeVar
+
+from owl.inventory import Probes, ProbeSchedule
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class _Loaded(Generic[T]):
+    stamp: tuple[int, int]
+    value: T
+
+
+class DataFile(Generic[T]):
+    """A file parsed by ``load(path)``, parsed again when its modification time or size change.
+
+    If a changed file cannot be parsed, the error is logged and raised to the caller (a probe run
+    then fails): a broken file is not silently replaced by the previous one.
+    """
+
+    def __init__(self, path: str, load: Callable[[str], T]):
+        self.path = path
+        self._load = load
+        self._lock = threading.Lock()
+        self._loaded: _Loaded[T] | None = None
+
+    def get(self) -> T:
+        stat = os.stat(self.path)
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            if self._loaded is None or self._loaded.stamp != stamp:
+                self._loaded = _Loaded(stamp, self._load(self.path))
+                log.info("loaded %s", self.path)
+            return self._loaded.value
+
+
+class ProbeContext:
+    """The inventory's probe settings, its data files, and the clock."""
+
+    def __init__(self, probes: Probes | None = None, clock: Callable[[], dt.datetime] = utc_now):
+        self.probes = probes or Probes()
+        self.clock = clock
+
+    def schedule(self, kind: str) -> ProbeSchedule:
+        """The schedule of probe ``kind`` (``cms``, ``vulnerabilities``, ``shop``...)."""
+        return getattr(self.probes, kind)

@@ -1,0 +1,40 @@
+"""Every probe kind the exporter runs, and every collector it serves: one line each.
+
+- :data:`PROBES`: functions ``make(context) -> ProbeKind``, ``context`` being the
+  :class:`exporters.context.ProbeContext` (schedules per kind and tier from the inventory, data
+  files). Use ``kind.scheduled(context.schedule(name))`` for the inventory's intervals.
+- :data:`COLLECTORS`: classes (or functions) ``make(cache, context) -> Collector``, each reading the
+  results of its kind from the :class:`exporters.probe.ResultCache`.
+
+Adding a probe kind: its module under ``exporters/probes/``, its collector under
+``exporters/collectors/``, and one line in each list below.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from prometheus_client.registry import Collector
+
+from exporters.collectors.cms import CmsCollector
+from exporters.collectors.probes import ProbeStatusCollector
+from exporters.context import ProbeContext
+from exporters.probe import ProbeKind, ResultCache
+from exporters.probes.cms import cms_kind
+
+PROBES: tuple[Callable[[ProbeContext], ProbeKind], ...] = (
+    cms_kind,
+)
+
+COLLECTORS: tuple[Callable[[ResultCache, ProbeContext], Collector], ...] = (
+    ProbeStatusCollector,
+    CmsCollector,
+)
+
+
+def probe_kinds(context: ProbeContext) -> tuple[ProbeKind, ...]:
+    return tuple(make(context) for make in PROBES)
+
+
+def collectors(cache: ResultCache, context: ProbeContext) -> list[Collector]:
+    return [make(cache, context) for make in COLLECTORS]
