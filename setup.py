@@ -14,6 +14,7 @@ setup(
     package_data={
         "alert_rules": ["*.yml", "tests/*.yml"],
         "dashboards": ["*.json"],
+        "exporters.catalogue": ["catalogue.json"],
         "sla_bridge": ["migrations/*.py", "migrations/versions/*.py", "openapi.yml"],
     },
     install_requires=[
