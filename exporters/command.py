@@ -22,8 +22,10 @@ def register(subparsers):
     """``owl exporter``, and the commands that maintain its data files: ``owl catalogue``,
     ``owl vulndb``."""
     from exporters.catalogue.command import register as register_catalogue
+    from exporters.vulndb.command import register as register_vulndb
 
     register_catalogue(subparsers)
+    register_vulndb(subparsers)
     parser = subparsers.add_parser(
         "exporter", help="run the owl probes and serve their metrics to Prometheus",
         description="Probe the sites and servers of the monitored clients of an inventory and "

@@ -1,0 +1,67 @@
+"""``owl vulndb import``: add a public feed to the local vulnerability database."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+FORMATS = ("wordfence", "friendsofphp", "cisa-kev")
+
+
+def register(subparsers):
+    parser = subparsers.add_parser(
+        "vulndb", help="the local vulnerability database the vulnerability scans match against")
+    commands = parser.add_subparsers(dest="vulndb_command", required=True, metavar="COMMAND")
+    importer = commands.add_parser(
+        "import", help="import a feed into the database (created if missing)",
+        description="Read a Wordfence Intelligence feed (JSON) or FriendsOfPHP security "
+        "advisories (a YAML file or a checkout of the repository), normalize the CMS "
+        "advisories and merge them into DB: records with the same id are replaced. "
+        "cisa-kev (CISA's Known Exploited Vulnerabilities JSON) adds no record: it marks the "
+        "records it lists as known exploited.")
+    importer.add_argument("--format", required=True, choices=FORMATS)
+    importer.add_argument("file", metavar="FILE", help="the feed file (or folder, friendsofphp)")
+    importer.add_argument("--db", required=True, metavar="DB",
+                          help="the database file (provider.probes.vulnerability_db)")
+    importer.set_defaults(handler=run_import)
+
+
+def run_import(args) -> int:
+    from exporters.vulndb.friendsofphp import read_friendsofphp
+    from exporters.vulndb.kev import mark_exploited, read_kev
+    from exporters.vulndb.model import (Database, VulnDbError, dump_database, load_database,
+                                        merged)
+    from exporters.vulndb.wordfence import read_wordfence
+
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    db_path = Path(args.db)
+    try:
+        database = load_database(db_path) if db_path.exists() else Database(updated=now)
+        if args.format == "cisa-kev":
+            new, changed = mark_exploited(database, read_kev(args.file))
+            _write(db_path, dump_database(new.model_copy(update={"updated": now})))
+            print(f"{db_path}: {changed} advisories marked known exploited")
+            return 0
+        read = {"wordfence": read_wordfence, "friendsofphp": read_friendsofphp}[args.format]
+        records, notes = read(args.file)
+    except VulnDbError as exc:
+        print(f"owl vulndb import: {exc}", file=sys.stderr)
+        return 1
+    new = merged(database, records, now)
+    _write(db_path, dump_database(new))
+    for note in notes[:20]:
+        print(f"note: {note}", file=sys.stderr)
+    print(f"{db_path}: {len(records)} advisories imported from {args.format}, "
+          f"{len(new.vulnerabilities)} in the database")
+    return 0
+
+
+def _write(path: Path, text: str):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
