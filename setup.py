@@ -21,6 +21,12 @@ setup(
         "alembic>=1.13,<2",
         "apscheduler>=3.10,<4",
         "flask>=3.0,<4",
+        # `owl grafana sync`. 3.11 is the last line built on requests: from 4.0 on, grafana-client
+        # depends on niquests, whose urllib3-future installs its own `urllib3` package over the
+        # real one (checked: after installing grafana-client 4.3 or 5.1, `import urllib3` is
+        # urllib3-future 2.25 while pip still lists urllib3 2.8), swapping the HTTP stack under
+        # requests for the bridge, the exporter and the tests.
+        "grafana-client>=3.11.2,<4",
         "holidays>=0.50,<1",
         "prometheus-client>=0.20,<1",
         "psycopg[binary]>=3.1,<4",
@@ -32,9 +38,15 @@ setup(
         "waitress>=3.0,<4",
     ],
     extras_require={
+        # `python -m dashboards.build`: the builds of grafana-foundation-sdk are numbered
+        # EPOCH!GRAFANA_VERSION, and an unpinned install picks a Grafana 10.1 build; this range
+        # holds the 11.6 build of that epoch only (Grafana 11.6, as docker-compose.yml runs).
+        "dashboards": ["grafana-foundation-sdk>=1769699379!11.6.0,<1769699379!11.7"],
         "test": [
             "aiosmtpd>=1.4,<2",
+            "grafana-foundation-sdk>=1769699379!11.6.0,<1769699379!11.7",
             "hypothesis>=6.100,<7",
+            "jsonschema>=4.21,<5",
             "pytest>=8,<10",
         ],
     },

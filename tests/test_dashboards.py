@@ -1,0 +1,209 @@
+"""The committed dashboards: what the generator builds, valid for Grafana, and consistent.
+
+- Each ``dashboards/*.json`` is exactly what ``python -m dashboards.build`` writes (a golden test:
+  edit ``dashboards/build.py``, then run it).
+- Each validates against Grafana's dashboard JSON Schemas in ``../shared/grafana/`` (11.6, the
+  Grafana docker-compose runs, and 12.3) and loads into the grafana-foundation-sdk models without
+  losing a key.
+- Each panel names the one datasource uid, uses only variables the dashboard defines, sets a unit
+  and thresholds, and names its series; every query is PromQL that promtool accepts.
+- Client dashboards select only the client's series: in a client's Grafana organization every
+  query goes through prom-label-proxy, where a series without that client's label is not there.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models.dashboard import Dashboard
+
+from dashboards import build
+from dashboards.queries import (BUILT_IN, expand, load_dashboards, panel_queries, panels,
+                                variables_used)
+from owl.render.grafana import DATASOURCE_UID
+from tests.support.binaries import require_binary
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_GRAFANA = REPO.parent / "shared" / "grafana"
+SCHEMAS = {"Grafana 11.6": "dashboard.v11.6.schema.json", "Grafana 12.3": "dashboard.schema.json"}
+DASHBOARDS = load_dashboards()
+# What promtool is given for Grafana's variables: any value of the right kind will do.
+SAMPLE_VALUES = {"client": "demo", "site": ".*", "server": ".*", "month": "0d",
+                 "__range": "3600s", "__range_s": "3600", "__range_ms": "3600000",
+                 "__interval": "15s", "__interval_ms": "15000", "__rate_interval": "1m"}
+NAMED_SERIES_PANELS = ("timeseries", "bargauge")  # panels with a legend of their own
+
+
+def defined_variables(dashboard: dict) -> set[str]:
+    return {variable["name"] for variable in dashboard["templating"]["list"]}
+
+
+# --- generated, and shipped ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", build.DASHBOARDS)
+def test_the_committed_dashboard_is_what_the_generator_builds(name):
+    committed = (REPO / "dashboards" / name).read_text(encoding="utf-8")
+    assert committed == build.render(name), \
+        f"dashboards/{name} differs from dashboards/build.py: run python -m dashboards.build"
+
+
+def test_the_dashboards_folder_holds_the_generated_dashboards_and_nothing_else():
+    assert sorted(DASHBOARDS) == sorted(build.DASHBOARDS)
+
+
+def test_each_dashboard_has_its_own_fixed_uid_and_the_owl_tag():
+    uids = [dashboard["uid"] for dashboard in DASHBOARDS.values()]
+    assert len(set(uids)) == len(uids)
+    assert all(uid.startswith("owl-") for uid in uids)
+    assert all("owl" in dashboard["tags"] for dashboard in DASHBOARDS.values())
+
+
+def test_client_organizations_get_every_dashboard_but_on_call():
+    assert set(build.CLIENT_DASHBOARDS) == set(build.DASHBOARDS) - {"on-call.json"}
+
+
+# --- valid for Grafana --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module", params=SCHEMAS)
+def schema_validator(request):
+    path = SHARED_GRAFANA / SCHEMAS[request.param]
+    if not path.exists():
+        pytest.fail(f"{path} is missing: the Grafana reference data of ../shared/grafana/")
+    schema = json.loads(path.read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_the_dashboard_validates_against_grafanas_dashboard_schema(schema_validator, name):
+    problems = [f"{'/'.join(map(str, error.absolute_path))}: {error.message[:300]}"
+                for error in schema_validator.iter_errors(DASHBOARDS[name])]
+    assert problems == []
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_the_dashboard_loads_into_the_sdk_models_and_back_unchanged(name):
+    model = Dashboard.from_json(DASHBOARDS[name])
+    assert json.loads(json.dumps(model, cls=JSONEncoder)) == DASHBOARDS[name]
+
+
+# --- consistent ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_every_panel_query_and_variable_names_the_one_datasource_uid(name):
+    dashboard = DASHBOARDS[name]
+    refs = [(panel["title"], panel.get("datasource")) for panel in panels(dashboard)]
+    refs += [(panel["title"], target.get("datasource")) for panel in panels(dashboard)
+             for target in panel.get("targets", [])]
+    refs += [(variable["name"], variable["datasource"])
+             for variable in dashboard["templating"]["list"] if "datasource" in variable]
+    wrong = [(where, ref) for where, ref in refs
+             if ref != {"type": "prometheus", "uid": DATASOURCE_UID}]
+    assert wrong == []
+    assert DATASOURCE_UID == build.DATASOURCE_UID
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_no_panel_uses_a_variable_the_dashboard_does_not_define(name):
+    dashboard = DASHBOARDS[name]
+    known = defined_variables(dashboard) | BUILT_IN
+    texts = [(panel["title"], text) for panel in panels(dashboard)
+             for text in [panel["title"], panel.get("timeFrom") or "", panel.get("timeShift") or "",
+                          *(target["expr"] for target in panel.get("targets", [])),
+                          *(target["legendFormat"] for target in panel.get("targets", []))]]
+    texts += [(variable["name"], json.dumps(variable.get("query", "")))
+              for variable in dashboard["templating"]["list"]]
+    undefined = [(where, variable) for where, text in texts
+                 for variable in variables_used(text) if variable not in known]
+    assert undefined == []
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_every_panel_sets_a_unit_and_thresholds_and_names_its_series(name):
+    for panel in panels(DASHBOARDS[name]):
+        defaults = panel["fieldConfig"]["defaults"]
+        assert defaults.get("unit"), panel["title"]
+        assert defaults["thresholds"]["steps"], panel["title"]
+        assert panel.get("description"), panel["title"]
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["legendFormat"], f"{panel['title']} {target['refId']}"
+        if panel["type"] in NAMED_SERIES_PANELS:
+            assert panel["options"]["legend"]["showLegend"] is True, panel["title"]
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_panels_do_not_overlap_on_the_grid(name):
+    cells = {}
+    for panel in DASHBOARDS[name]["panels"]:
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24, panel["title"]
+        for x in range(grid["x"], grid["x"] + grid["w"]):
+            for y in range(grid["y"], grid["y"] + grid["h"]):
+                assert (x, y) not in cells, f"{panel['title']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = panel["title"]
+
+
+def test_every_panel_query_is_promql_that_promtool_accepts(tmp_path):
+    promtool = require_binary("promtool")
+    queries = [query for name, dashboard in DASHBOARDS.items()
+               for query in panel_queries(name, dashboard)]
+    rules = {"groups": [{"name": "dashboards", "rules": [
+        {"record": f"owl_dashboard_query_{index}", "expr": expand(query.expr, SAMPLE_VALUES)}
+        for index, query in enumerate(queries)]}]}
+    path = tmp_path / "dashboard-queries.yml"
+    path.write_text(yaml.safe_dump(rules), encoding="utf-8")
+    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(queries)} rules found" in result.stdout
+
+
+# --- each client sees its own series --------------------------------------------------------------
+
+STRING = r'"(?:[^"\\]|\\.)*"'
+BRACES = re.compile(r"\{(?:[^}\"]|" + STRING + r")*\}")
+SELECTOR = re.compile(r"([a-zA-Z_:][\w:]*)?\s*(" + BRACES.pattern + ")")
+GROUPING = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+IDENTIFIER = re.compile(r"(?<![\w.:])([a-zA-Z_:][\w:]*)(?![\w:])(?!\s*\()")
+KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or",
+            "unless", "offset", "inf", "nan"}
+
+
+def selectors(expr: str) -> list[tuple[str, str]]:
+    """(metric, matchers) of every series selector of ``expr``; a bare metric name has ``""``."""
+    found = [(match.group(1) or "", match.group(2)) for match in SELECTOR.finditer(expr)]
+    rest = SELECTOR.sub(" ", expr)
+    rest = GROUPING.sub(" ", rest)
+    rest = re.sub(STRING, " ", rest)
+    rest = re.sub(r"\[[^\]]*\]", " ", rest)  # ranges and subqueries: [1d], [5m:1m]
+    rest = re.sub(r"\b\d+(\.\d+)?([smhdwy]|ms)?\b", " ", rest)
+    found += [(name, "") for name in IDENTIFIER.findall(rest) if name.lower() not in KEYWORDS]
+    return found
+
+
+@pytest.mark.parametrize("expr, expected", [
+    ('sum by (site) (rate(x{client="$client"}[5m]))', [("x", '{client="$client"}')]),
+    ('a{client="c"} / on (server) group_left b', [("a", '{client="c"}'), ("b", "")]),
+    ('time() - max(y{job="node", client="$client"}) * 1000', [
+        ("y", '{job="node", client="$client"}')]),
+    ('{job=~"node|ssh", client="$client"}', [("", '{job=~"node|ssh", client="$client"}')]),
+])
+def test_the_selector_scanner_finds_every_selector_of_a_query(expr, expected):
+    assert selectors(expr) == expected
+
+
+@pytest.mark.parametrize("name", build.CLIENT_DASHBOARDS)
+def test_every_selector_of_a_client_dashboard_names_the_client(name):
+    unfiltered = [(query.name, metric, matchers)
+                  for query in panel_queries(name, DASHBOARDS[name])
+                  for metric, matchers in selectors(query.expr)
+                  if 'client="$client"' not in matchers]
+    assert unfiltered == []
