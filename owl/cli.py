@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "sla_bridge.sla_command",
     "owl.render.command",
     "owl.stack",
+    "owl.grafana_sync",
 )
 
 
