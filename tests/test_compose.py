@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from owl import cli
+from owl.grafana_sync import CLIENT_HEADER, DEFAULT_LABEL_PROXY_URL
 from owl.render.alertmanager import BRIDGE_RECEIVER
 from owl.render.grafana import DASHBOARD_PROVIDER_PATH, DASHBOARDS_DIR, DATASOURCE_PATH
 from owl.render.profile import COMPOSE_MOUNTS, DEFAULT_TOKEN_FILE
@@ -114,7 +115,9 @@ def flag(command: list[str], name: str) -> str:
 
 
 def container_ports(spec: dict) -> set[int]:
-    return {int(port.split(":")[-1]) for port in spec.get("ports", [])}
+    """Ports published (``ports``) or only offered to the other services (``expose``)."""
+    return {int(str(port).split(":")[-1]) for port in [*spec.get("ports", []),
+                                                        *spec.get("expose", [])]}
 
 
 def sqlite_file(url: str) -> str:
@@ -311,6 +314,36 @@ def test_every_service_restarts_unless_stopped_and_is_health_checked_on_its_port
         url = re.search(r"http://[^'\" ]+", " ".join(spec["healthcheck"]["test"]))
         assert url, f"{service}: the healthcheck asks no URL"
         assert urlsplit(url.group()).port in container_ports(spec), f"{service}: {url.group()}"
+
+
+# --- prom-label-proxy: each client organization of Grafana sees its own series ------------------
+
+def test_client_data_sources_of_the_sync_reach_the_label_proxy_service(compose):
+    host, port = urlsplit(DEFAULT_LABEL_PROXY_URL).netloc.rsplit(":", 1)
+    assert host in compose["services"]
+    assert int(port) in container_ports(compose["services"][host])
+    assert flag(compose["services"][host]["command"], "--insecure-listen-address") == \
+        f"0.0.0.0:{port}"
+
+
+def test_the_label_proxy_enforces_the_client_label_from_the_header_the_sync_sets(compose):
+    command = compose["services"]["prom-label-proxy"]["command"]
+    assert flag(command, "--label") == "client"
+    assert flag(command, "--header-name") == CLIENT_HEADER
+    # template variables of the dashboards list label values through the proxy
+    assert "--enable-label-apis" in command
+
+
+def test_the_label_proxy_forwards_to_the_prometheus_service(compose):
+    upstream = urlsplit(flag(compose["services"]["prom-label-proxy"]["command"], "--upstream"))
+    host, port = upstream.netloc.rsplit(":", 1)
+    assert host == "prometheus" and int(port) in container_ports(compose["services"]["prometheus"])
+
+
+def test_the_label_proxy_is_not_published_on_the_host(compose):
+    # whoever reaches it chooses the client: only Grafana, on the compose network, may
+    assert "ports" not in compose["services"]["prom-label-proxy"]
+    assert "prom-label-proxy" in compose["services"]["grafana"]["depends_on"]
 
 
 # --- Dockerfile and .dockerignore -------------------------------------------------------------
