@@ -58,8 +58,21 @@ class ProbeContext:
     """The inventory's probe settings, its data files, and the clock."""
 
     def __init__(self, probes: Probes | None = None, clock: Callable[[], dt.datetime] = utc_now):
+        from exporters.catalogue.model import load_catalogue, shipped_catalogue_path
+        from exporters.vulndb.match import Index
+        from exporters.vulndb.model import load_database
+
         self.probes = probes or Probes()
         self.clock = clock
+        self.catalogue = DataFile(self.probes.cms_catalogue or str(shipped_catalogue_path()),
+                                  load_catalogue)
+        # the database indexed once per version of the file, not once per probe run
+        self.vulndb = (DataFile(self.probes.vulnerability_db,
+                                lambda path: Index(load_database(path)))
+                       if self.probes.vulnerability_db else None)
+
+    def today(self) -> dt.date:
+        return self.clock().date()
 
     def schedule(self, kind: str) -> ProbeSchedule:
         """The schedule of probe ``kind`` (``cms``, ``vulnerabilities``, ``shop``...)."""

@@ -16,19 +16,23 @@ from typing import Callable
 
 from prometheus_client.registry import Collector
 
+from exporters.collectors.backup import BackupCollector
 from exporters.collectors.cms import CmsCollector
 from exporters.collectors.probes import ProbeStatusCollector
 from exporters.context import ProbeContext
 from exporters.probe import ProbeKind, ResultCache
+from exporters.probes.backup import backup_kind
 from exporters.probes.cms import cms_kind
 
 PROBES: tuple[Callable[[ProbeContext], ProbeKind], ...] = (
     cms_kind,
+    backup_kind,
 )
 
 COLLECTORS: tuple[Callable[[ResultCache, ProbeContext], Collector], ...] = (
     ProbeStatusCollector,
     CmsCollector,
+    BackupCollector,
 )
 
 

@@ -1,10 +1,11 @@
-"""The cms probe against fixture sites on 127.0.0.1: WordPress detection, method by method."""
+"""The cms probe against fixture sites on 127.0.0.1: each CMS and version family, method by
+method, and the plugins, themes and modules they show."""
 
 import pytest
 
 from exporters.probe import ProbeError
 from exporters.probes.cms import run_cms_probe
-from exporters.probes.detection import CmsDetection
+from exporters.probes.detection import CmsDetection, Component
 from exporters.probes.http import USER_AGENT, Fetcher, ProbeTimeout
 from exporters.probes.wordpress import feed_url
 from exporters.targets import Target
@@ -30,10 +31,50 @@ def detect(site_name: str):
     ("wordpress-meta-only", CmsDetection("wordpress", "6.4.3", "meta_generator", "high")),
     ("wordpress-feed-only", CmsDetection("wordpress", "6.7.2", "feed_generator", "medium")),
     ("wordpress-assets-only", CmsDetection("wordpress", "6.6.2", "asset_ver", "low")),
+    ("wordpress-hardened", CmsDetection("wordpress", "unknown", "markup", "medium")),
+    ("drupal-10.4.2", CmsDetection("drupal", "10.4.2", "asset_ver", "medium")),
+    ("drupal-7.57", CmsDetection("drupal", "7.57", "changelog", "high")),
+    ("drupal-10", CmsDetection("drupal", "10", "meta_generator", "high")),
+    ("joomla-4.2.7", CmsDetection("joomla", "4.2.7", "manifest", "high")),
+    ("joomla-5.3.4", CmsDetection("joomla", "5.3.4", "manifest", "high")),
+    ("prestashop-8.2.3", CmsDetection("prestashop", "8.2.3", "metadata_json", "high")),
+    ("prestashop-1.6", CmsDetection("prestashop", "unknown", "markup", "high")),
+    ("magento-2.4", CmsDetection("magento", "2.4", "magento_version", "high")),
+    ("magento-1.9", CmsDetection("magento", "1.9.4.5", "release_notes", "high")),
 ])
-def test_wordpress_version_by_the_most_reliable_method_present(site_name, expected):
+def test_cms_and_version_by_the_most_reliable_method_present(site_name, expected):
     found, _ = detect(site_name)
     assert found == expected
+
+
+@pytest.mark.parametrize("site_name, components", [
+    ("wordpress-6.8.1", [("plugin", "woocommerce", "9.8.5"), ("theme", "storefront", "4.6.1")]),
+    ("wordpress-5.8.1", [("plugin", "woocommerce", "5.6.0"), ("plugin", "contact-form-7", "5.3.1"),
+                         ("theme", "storefront", "4.6.1")]),
+    # no ?ver=: the plugin's readme.txt Stable tag, the theme's style.css Version
+    ("wordpress-hardened", [("plugin", "akismet", "5.4"), ("theme", "twentytwentyfive", "1.3")]),
+    ("drupal-10.4.2", [("module", "webform", "unknown"), ("theme", "gin", "unknown")]),
+    ("drupal-7.57", [("module", "ctools", "unknown")]),
+    ("joomla-4.2.7", [("extension", "com_jce", "unknown"), ("extension", "mod_menu", "unknown")]),
+    ("prestashop-8.2.3", [("module", "ps_searchbar", "unknown"),
+                          ("module", "ps_facetedsearch", "unknown")]),
+    ("magento-2.4", [("module", "Amasty_Shopby", "unknown")]),
+])
+def test_plugins_themes_and_modules_seen_on_the_home_page(site_name, components):
+    found, _ = detect(site_name)
+    assert [(c.type, c.name, c.version) for c in found.components] == components
+
+
+def test_a_plugin_version_equal_to_the_core_version_is_not_taken_for_the_plugins():
+    found, requests = detect("wordpress-assets-only")
+    assert found.components == ()
+    assert [path for path, _ in requests] == ["/", "/feed/"]
+
+
+def test_versions_known_only_in_part_are_marked_inexact():
+    assert detect("drupal-10")[0].exact is False
+    assert detect("magento-2.4")[0].exact is False
+    assert detect("drupal-7.57")[0].exact is True
 
 
 def test_the_feed_is_not_fetched_when_the_meta_tag_answers():
@@ -43,13 +84,13 @@ def test_the_feed_is_not_fetched_when_the_meta_tag_answers():
 
 def test_the_feed_is_fetched_under_the_home_page_when_the_meta_tag_is_missing():
     _, requests = detect("wordpress-feed-only")
-    assert [path for path, _ in requests] == ["/", "/feed/"]
+    assert [path for path, _ in requests][:2] == ["/", "/feed/"]
 
 
-@pytest.mark.parametrize("site_name", ["not-wordpress", "drupal-10"])
-def test_a_site_that_is_not_wordpress_is_a_successful_run_without_detection(site_name):
-    found, _ = detect(site_name)
+def test_a_site_without_a_known_cms_is_a_successful_run_without_detection_nor_more_requests():
+    found, requests = detect("not-wordpress")
     assert found is None
+    assert [path for path, _ in requests] == ["/"]
 
 
 def test_requests_carry_the_owl_user_agent():

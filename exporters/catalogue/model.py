@@ -19,8 +19,9 @@ JSON, validated when loaded (an error names the file and the field)::
   any newer release for WordPress (``updates_within: all``: 6.7 to 6.8 is a routine update), a
   newer release of the same major version elsewhere (``major``: Drupal 10.5 is not told to move to
   11, it is told about 10.5.x).
-- A version known only by its major (``"10"``, from Drupal's generator tag) is supported if a
-  supported branch of that major exists; whether an update is available is not known.
+- A version shorter than the CMS's branches (``"10"`` from Drupal's generator tag, ``"2.4"`` from
+  Magento's ``/magento_version``) is supported if a supported branch inside it exists; whether an
+  update is available is not known.
 """
 
 from __future__ import annotations
@@ -88,9 +89,9 @@ class Catalogue(_Model):
         if core is None or not versions.is_valid(version):
             return CoreStatus(None, None)
         installed = versions.parse(version)
-        if len(installed.release) == 1 and "." not in version:  # major only
-            same_major = [b for b in core.branches if versions.major(b.branch) == installed.major]
-            return CoreStatus(None, any(b.supported_on(today) for b in same_major))
+        if len(installed.release) < core.branch_depth:  # "10" (Drupal), "2.4" (Magento)
+            return CoreStatus(None, any(versions.same_branch(b.branch, version)
+                                        and b.supported_on(today) for b in core.branches))
         releases = [versions.parse(b.latest) for b in core.branches if b.latest]
         if releases and installed > max(releases):
             return CoreStatus(False, True)

@@ -16,14 +16,22 @@ class CmsCollector(Collector):
 
     - ``owl_cms_detected{client, site}``: 1 if a CMS was recognised, 0 if the site answered but no
       detector recognised it.
-    - ``owl_cms_info{client, site, cms, version, method, confidence} 1``: the CMS and version found,
-      how (``meta_generator``, ``feed_generator``, ``asset_ver``) and how sure
-      (``high``, ``medium``, ``low``).
+    - ``owl_cms_info{client, site, cms, version, method, confidence} 1``: the CMS and version found
+      (``unknown`` when the site hides it; a major alone, ``10``, when that is all it shows), how
+      (``meta_generator``, ``feed_generator``, ``asset_ver``, ``changelog``, ``manifest``,
+      ``magento_version``, ``markup``...) and how sure (``high``, ``medium``, ``low``).
+    - ``owl_cms_core_update_available{client, site, cms}``: 1 if the catalogue knows a newer core
+      release in the installed version's update line, else 0; absent when it cannot tell.
+    - ``owl_cms_core_supported{client, site, cms}``: 1 if the installed branch still gets security
+      fixes, else 0; absent when it cannot tell.
+    - ``owl_cms_component_info{client, site, type, name, version} 1``: each plugin, theme, module
+      or extension seen (``version`` may be ``unknown``).
+    - ``owl_cms_component_update_available{client, site, type, name}``: 1/0 for the components
+      whose latest version the catalogue knows.
 
-    When the latest run failed (``owl_probe_success{probe="cms"} 0``), neither series is exported:
-    the last known version is not carried over, so a rule on ``owl_cms_info`` never acts on a
-    version nobody has seen recently. Rules that need to ride out a short failure can use
-    ``last_over_time(owl_cms_info[...])``.
+    When the latest run failed (``owl_probe_success{probe="cms"} 0``), none of these is exported:
+    the last known version is not carried over, so a rule never acts on a version nobody has seen
+    recently. Rules that need to ride out a short failure can use ``last_over_time(...)``.
     """
 
     def __init__(self, cache: ResultCache, context=None):
@@ -32,13 +40,33 @@ class CmsCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         detected = gauge("owl_cms_detected", "Whether the latest CMS probe recognised a CMS.")
         info = gauge("owl_cms_info", "CMS and version found by the latest CMS probe.")
+        update = gauge("owl_cms_core_update_available",
+                       "Whether the catalogue knows a newer core release of the installed line.")
+        supported = gauge("owl_cms_core_supported",
+                          "Whether the installed core branch still gets security fixes.")
+        component = gauge("owl_cms_component_info", "Plugins, themes and modules seen on the site.")
+        component_update = gauge("owl_cms_component_update_available",
+                                 "Whether the catalogue knows a newer version of the component.")
         for run in self.cache.runs("cms"):
             if not run.result.success:
                 continue
             labels = run.target.labels()
-            found = run.result.data
+            report = run.result.data
+            found = report.detection
             add(detected, labels, 0 if found is None else 1)
-            if found is not None:
-                add(info, {**labels, "cms": found.cms, "version": found.version,
-                           "method": found.method, "confidence": found.confidence}, 1)
-        yield from (detected, info)
+            if found is None:
+                continue
+            add(info, {**labels, "cms": found.cms, "version": found.version,
+                       "method": found.method, "confidence": found.confidence}, 1)
+            cms = {**labels, "cms": found.cms}
+            if report.core is not None and report.core.update_available is not None:
+                add(update, cms, int(report.core.update_available))
+            if report.core is not None and report.core.supported is not None:
+                add(supported, cms, int(report.core.supported))
+            for item in found.components:
+                add(component, {**labels, "type": item.type, "name": item.name,
+                                 "version": item.version}, 1)
+            for item, newer in report.component_updates:
+                add(component_update, {**labels, "type": item.type, "name": item.name},
+                    int(newer))
+        yield from (detected, info, update, supported, component, component_update)

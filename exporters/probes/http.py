@@ -71,11 +71,12 @@ class Fetcher:
     def __exit__(self, *exc_info):
         self._session.close()
 
-    def get(self, url: str) -> Fetched:
-        """GET ``url``; raise :class:`ProbeTimeout` or :class:`ProbeError` when it fails."""
+    def get(self, url: str, max_bytes: int | None = None) -> Fetched:
+        """GET ``url`` (its body cut at ``max_bytes``, default the fetcher's); raise
+        :class:`ProbeTimeout` or :class:`ProbeError` when it fails."""
         try:
             with self._session.get(url, timeout=self._remaining(url), stream=True) as response:
-                body, truncated = self._read(url, response)
+                body, truncated = self._read(url, response, max_bytes or self.max_bytes)
                 return Fetched(response.url, response.status_code, response.headers, body,
                                truncated)
         except (requests.Timeout, urllib3.exceptions.TimeoutError):
@@ -84,13 +85,13 @@ class Fetcher:
             # reading the body through response.raw raises urllib3's errors, not requests'
             raise ProbeError(f"GET {url}: {exc}") from None
 
-    def _read(self, url: str, response: requests.Response) -> tuple[bytes, bool]:
+    def _read(self, url: str, response: requests.Response, max_bytes: int) -> tuple[bytes, bool]:
         body = bytearray()
         # read1 returns what has arrived, so the deadline is checked however slow the site is
         while chunk := response.raw.read1(_CHUNK, decode_content=True):
             body += chunk
-            if len(body) >= self.max_bytes:
-                return bytes(body[:self.max_bytes]), True
+            if len(body) >= max_bytes:
+                return bytes(body[:max_bytes]), True
             self._remaining(url)
         return bytes(body), False
 
