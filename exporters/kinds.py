@@ -18,20 +18,26 @@ from prometheus_client.registry import Collector
 
 from exporters.collectors.backup import BackupCollector
 from exporters.collectors.cms import CmsCollector
+from exporters.collectors.datafiles import DataFilesCollector
 from exporters.collectors.probes import ProbeStatusCollector
+from exporters.collectors.vulnerabilities import VulnerabilityCollector
 from exporters.context import ProbeContext
 from exporters.probe import ProbeKind, ResultCache
 from exporters.probes.backup import backup_kind
 from exporters.probes.cms import cms_kind
+from exporters.probes.vulnerabilities import vulnerability_kind
 
 PROBES: tuple[Callable[[ProbeContext], ProbeKind], ...] = (
     cms_kind,
+    vulnerability_kind,
     backup_kind,
 )
 
 COLLECTORS: tuple[Callable[[ResultCache, ProbeContext], Collector], ...] = (
     ProbeStatusCollector,
+    DataFilesCollector,
     CmsCollector,
+    VulnerabilityCollector,
     BackupCollector,
 )
 
