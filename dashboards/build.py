@@ -31,15 +31,27 @@ TIMEZONE = "Europe/Paris"  # the provider's: "this month" starts at midnight, Pa
 DIRECTORY = Path(__file__).resolve().parent
 GRID_WIDTH = 24
 
-# The availability of a site, time-based, with maintenance left out: a recording rule of
-# alert_rules/ (issue 5) that is 1 (up) or 0 (down) per {client, site} at every rule evaluation and
-# has no sample while the client is in a maintenance window. Averaged over the month's range, each
-# sample weighs one evaluation interval: time, not probe count.
-SITE_UP = "owl:site_up:no_maintenance"
+# The availability of a site (alert_rules/availability.yml): once a minute, the share of that
+# minute's HTTP probes that succeeded, per {client, site, month}; no sample in a minute of
+# maintenance or without probes. Summed and counted over a panel's calendar month, it is the
+# month's time-based availability with maintenance left out (what the rule
+# client_site:availability:ratio_month holds for the month in progress), for any month the month
+# variable picks: the month label changes at midnight of the 1st, so the sums are taken across it.
+AVAILABILITY_1M = "client_site:availability:ratio_1m"
+
+
+def availability(selector: str) -> str:
+    return (f"sum by (site) (sum_over_time({AVAILABILITY_1M}{{{selector}}}[$__range])) "
+            f"/ sum by (site) (count_over_time({AVAILABILITY_1M}{{{selector}}}[$__range]))")
+
+
+def downtime_minutes(selector: str) -> str:
+    return (f"sum by (site) (count_over_time({AVAILABILITY_1M}{{{selector}}}[$__range]) "
+            f"- sum_over_time({AVAILABILITY_1M}{{{selector}}}[$__range]))")
+
 
 # Series the dashboards use that docs/metrics.md does not list yet, and who is to produce them.
 AWAITED = {
-    SITE_UP: "alert_rules/ recording rule (issue 5)",
     "owl_incidents_unacknowledged": "sla_bridge/metrics.py: gauge {client, severity}",
     "owl_sla_month_incidents": "sla_bridge/metrics.py: gauge {client, severity, sla}, this month",
     "owl_sla_ledger_line_amount_euros": "sla_bridge/metrics.py: gauge {client, incident_id, "
@@ -233,21 +245,25 @@ def client_overview() -> builders.Dashboard:
     site = f"{CLIENT}, {SITES}"
     health = [
         Spec("bargauge", "Availability this month",
-             "Share of this calendar month (provider's time) each site answered its HTTP probe, "
-             "maintenance windows left out. Contract target: 99.9 %.",
-             [Query(f"avg by (site) (avg_over_time({SITE_UP}{{{site}}}[$__range]))", "{{site}}")],
+             "Share of this calendar month (provider's time) each site was up, minute by "
+             "minute, maintenance windows left out.",
+             [Query(availability(site), "{{site}}")],
              "percentunit", steps("red", (0.99, "orange"), (0.999, "green")),
              w=8, h=7, time_from="now/M", minimum=0.95, maximum=1),
+        Spec("stat", "Downtime this month",
+             "Minutes of this calendar month each site was down, maintenance left out.",
+             [Query(downtime_minutes(site), "{{site}}")],
+             "m", steps("green", (1, "orange"), (43, "red")), w=4, h=7, time_from="now/M"),
         Spec("stat", "Site status",
              "Last HTTP probe of each site: up (2xx/3xx) or down.",
              [Query(f"max by (site) (probe_success{{{HTTP}, {site}}})", "{{site}}")],
-             "none", OK_IS_ONE, w=6, h=7, mappings=UP_DOWN),
+             "none", OK_IS_ONE, w=4, h=7, mappings=UP_DOWN),
         Spec("timeseries", "Response time",
              "Duration of the HTTP probe of each site. SiteSlow fires above 3 s on average "
              "over 10 minutes.",
              [Query(f"max by (site) (probe_duration_seconds{{{HTTP}, {site}}})", "{{site}}",
                     instant=False)],
-             "s", steps("green", (1, "orange"), (3, "red")), w=10, h=7, minimum=0),
+             "s", steps("green", (1, "orange"), (3, "red")), w=8, h=7, minimum=0),
     ]
     expiry = [
         Spec("bargauge", "TLS certificate expiry",
@@ -423,6 +439,12 @@ def sla() -> builders.Dashboard:
              w=24, h=6, sort_by="Time left", coloured_cells=True,
              transformations=merged_table({"Value": "Time left"})),
     ]
+    incidents.insert(0, Spec(
+        "bargauge", "Availability",
+        "Share of the month each site was up, minute by minute, maintenance windows left out.",
+        [Query(availability(CLIENT), "{{site}}")],
+        "percentunit", steps("red", (0.99, "orange"), (0.999, "green")), w=24, h=5,
+        minimum=0.95, maximum=1, **month))
     penalties = [
         Spec("stat", "Penalty rate",
              "Share of the monthly fee due as penalties this month, after the cap.",
