@@ -29,7 +29,6 @@ import datetime as dt
 import asyncio
 import json
 import mimetypes
-import os
 import random
 import resource
 import shutil

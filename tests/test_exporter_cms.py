@@ -5,7 +5,7 @@ import pytest
 
 from exporters.probe import ProbeError
 from exporters.probes.cms import run_cms_probe
-from exporters.probes.detection import CmsDetection, Component
+from exporters.probes.detection import CmsDetection
 from exporters.probes.http import USER_AGENT, Fetcher, ProbeTimeout
 from exporters.probes.wordpress import feed_url
 from exporters.targets import Target

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import datetime as dt
 import xml.etree.ElementTree as ElementTree
-from collections import defaultdict
 from typing import Callable
 
 import requests
