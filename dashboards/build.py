@@ -52,7 +52,6 @@ def downtime_minutes(selector: str) -> str:
 
 # Series the dashboards use that docs/metrics.md does not list yet, and who is to produce them.
 AWAITED = {
-    "owl_incidents_unacknowledged": "sla_bridge/metrics.py: gauge {client, severity}",
     "owl_sla_month_incidents": "sla_bridge/metrics.py: gauge {client, severity, sla}, this month",
     "owl_sla_ledger_line_amount_euros": "sla_bridge/metrics.py: gauge {client, incident_id, "
                                         "severity}, this month's ledger lines",
@@ -490,15 +489,21 @@ def on_call() -> builders.Dashboard:
              "dtdurations", steps("red", (0, "orange"), (3600, "green"), floor=-DAY),
              w=16, h=9, sort_by="Time left", coloured_cells=True,
              transformations=merged_table({"Value": "Time left"})),
-        Spec("stat", "Unacknowledged",
-             "Open incidents nobody has acknowledged yet, by severity.",
-             [Query(f"sum by (severity) (owl_incidents_unacknowledged{{{CLIENTS}}})",
-                    "{{severity}}")],
+        Spec("stat", "Awaiting acknowledgement",
+             "Open incidents with an SLA whose deadline is still ahead: nobody has "
+             "acknowledged them yet (an acknowledgement in time ends the wait).",
+             [Query(f"count by (severity) (owl_incident_deadline_timestamp_seconds"
+                    f"{{{CLIENTS}}} > time())", "{{severity}}")],
              "short", ANY_IS_BAD, w=4, h=9),
+        Spec("stat", "Breached, still open",
+             "Open incidents whose deadline has passed.",
+             [Query(f"count by (severity) (owl_incident_deadline_timestamp_seconds"
+                    f"{{{CLIENTS}}} <= time())", "{{severity}}")],
+             "short", steps("green", (1, "red")), w=4, h=9),
         Spec("stat", "Open incidents",
-             "Incidents not resolved yet, by severity.",
+             "Incidents not resolved yet, by severity, with an SLA or not.",
              [Query(f"sum by (severity) (owl_incidents_open{{{CLIENTS}}})", "{{severity}}")],
-             "short", steps("green", (1, "orange")), w=4, h=9),
+             "short", steps("green", (1, "orange")), w=8, h=5),
         Spec("timeseries", "Time to acknowledge (90th percentile)",
              "90th percentile of the time from clock start to acknowledgement over the last "
              "day, by severity; default response times: critical 4 h, major 24 h, minor 48 h.",
@@ -512,10 +517,9 @@ def on_call() -> builders.Dashboard:
                     "{{client}}")],
              "short", steps("green", (1, "blue")), w=6, h=7),
         Spec("stat", "Client emails not sent",
-             "Client notifications the SMTP server has not accepted yet.",
-             [Query(f"sum by (client, kind) (owl_notifications_unsent{{{CLIENTS}}}) "
-                    f"or sum(owl_notifications_unsent{{{CLIENTS}}}) * 0",
-                    "{{client}} {{kind}}")],
+             "Client notifications the SMTP server has not accepted yet (the bridge retries "
+             "them); 0 when every one went out.",
+             [Query(f"sum(owl_notifications_unsent{{{CLIENTS}}}) or vector(0)", "unsent")],
              "short", ANY_IS_BAD, w=6, h=7),
     ]
     health = [

@@ -60,6 +60,32 @@ def panel_queries(name: str, dashboard: dict) -> list[PanelQuery]:
             for panel in panels(dashboard) for target in panel.get("targets", [])]
 
 
+STRING = r'"(?:[^"\\]|\\.)*"'
+BRACES = re.compile(r"\{(?:[^}\"]|" + STRING + r")*\}")
+SELECTOR = re.compile(r"([a-zA-Z_:][\w:]*)?\s*(" + BRACES.pattern + ")")
+GROUPING = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
+IDENTIFIER = re.compile(r"(?<![\w.:])([a-zA-Z_:][\w:]*)(?![\w:])(?!\s*\()")
+KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or",
+            "unless", "offset", "inf", "nan"}
+
+
+def selectors(expr: str) -> list[tuple[str, str]]:
+    """(metric, matchers) of every series selector of ``expr``; a bare metric name has ``""``."""
+    found = [(match.group(1) or "", match.group(2)) for match in SELECTOR.finditer(expr)]
+    rest = SELECTOR.sub(" ", expr)
+    rest = GROUPING.sub(" ", rest)
+    rest = re.sub(STRING, " ", rest)
+    rest = re.sub(r"\[[^\]]*\]", " ", rest)  # ranges and subqueries: [1d], [5m:1m]
+    rest = re.sub(r"\b\d+(\.\d+)?([smhdwy]|ms)?\b", " ", rest)
+    found += [(name, "") for name in IDENTIFIER.findall(rest) if name.lower() not in KEYWORDS]
+    return found
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names ``expr`` selects (``__name__`` matchers aside)."""
+    return {metric for metric, _ in selectors(expr) if metric}
+
+
 def variables_used(text: str) -> set[str]:
     return {next(group for group in match.groups() if group) for match in VARIABLE.finditer(text)}
 

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from dashboards import build
 from dashboards.queries import (BUILT_IN, expand, load_dashboards, panel_queries, panels,
-                                variables_used)
+                                selectors, variables_used)
 from owl.render.grafana import DATASOURCE_UID
 from tests.support.binaries import require_binary
 
@@ -167,27 +166,6 @@ def test_every_panel_query_is_promql_that_promtool_accepts(tmp_path):
 
 
 # --- each client sees its own series --------------------------------------------------------------
-
-STRING = r'"(?:[^"\\]|\\.)*"'
-BRACES = re.compile(r"\{(?:[^}\"]|" + STRING + r")*\}")
-SELECTOR = re.compile(r"([a-zA-Z_:][\w:]*)?\s*(" + BRACES.pattern + ")")
-GROUPING = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
-IDENTIFIER = re.compile(r"(?<![\w.:])([a-zA-Z_:][\w:]*)(?![\w:])(?!\s*\()")
-KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or",
-            "unless", "offset", "inf", "nan"}
-
-
-def selectors(expr: str) -> list[tuple[str, str]]:
-    """(metric, matchers) of every series selector of ``expr``; a bare metric name has ``""``."""
-    found = [(match.group(1) or "", match.group(2)) for match in SELECTOR.finditer(expr)]
-    rest = SELECTOR.sub(" ", expr)
-    rest = GROUPING.sub(" ", rest)
-    rest = re.sub(STRING, " ", rest)
-    rest = re.sub(r"\[[^\]]*\]", " ", rest)  # ranges and subqueries: [1d], [5m:1m]
-    rest = re.sub(r"\b\d+(\.\d+)?([smhdwy]|ms)?\b", " ", rest)
-    found += [(name, "") for name in IDENTIFIER.findall(rest) if name.lower() not in KEYWORDS]
-    return found
-
 
 @pytest.mark.parametrize("expr, expected", [
     ('sum by (site) (rate(x{client="$client"}[5m]))', [("x", '{client="$client"}')]),

@@ -1,0 +1,424 @@
+"""Every panel of every dashboard, evaluated on the real stack, for a client that has data.
+
+`owl up` runs the real Prometheus (the real rules), Alertmanager, blackbox_exporter,
+node_exporter, the owl exporter and the bridge on free ports with 2-second intervals. The client
+``demo`` has what each panel shows: the demo shop (WordPress + WooCommerce) and a fixture
+WordPress 5.8.1 with known vulnerabilities, an HTTPS site whose certificate a test CA signs
+(blackbox_exporter trusts it through ``SSL_CERT_FILE``), a server with node_exporter, an SSH
+banner and a backup status file, an RDAP server for its domain. Incidents come through the real
+Alertmanager in two waves, so that counters and the acknowledgement histogram *increase* within
+the panels' ranges: critical ones started 5 hours ago (so breached on arrival, 24/7 contract),
+a major one still pending, minor ones acknowledged.
+
+Each panel's query is then sent to Prometheus as Grafana would send it: variables replaced
+(client ``demo``; every site and server; this month), ``$__range`` the panel's range (this
+calendar month in Europe/Paris for ``now/M`` panels), instant or range as the panel says. A
+panel that comes back empty is listed:
+
+- *awaited*: a metric it reads has no series at all in Prometheus yet: nobody produces it here
+  (docs/metrics.md lists what is due; ``dashboards.build.AWAITED`` what was asked beyond it).
+  Reported; under ``CI=true`` a failure, elsewhere an expected failure naming them;
+- *empty*: its metrics exist, yet the query returns nothing: the dashboard is wrong. A failure.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+
+from dashboards.build import AWAITED, CLIENT_DASHBOARDS
+from dashboards.queries import (PanelQuery, expand, load_dashboards, metric_names, panel_queries,
+                                panel_range, prometheus_duration)
+from tests.fixtures.sites.support import serving
+from tests.support.binaries import require_binary
+from tests.support.processes import free_port, wait_until
+
+SCRAPE_SECONDS = 2
+# Grafana draws about this many points across a panel: $__interval = range / points
+MAX_DATA_POINTS = 500
+# Long enough for the first evaluation of every rule group (availability: once a minute) and
+# the exporter's first probe runs; after that, a metric still missing is not coming.
+SETTLING_SECONDS = 80
+GIVE_UP_SECONDS = 150
+ON_CI = os.environ.get("CI") == "true"
+REPO = Path(__file__).resolve().parent.parent
+
+INVENTORY = """
+provider:
+  name: OWL SYSTEMS
+  timezone: Europe/Paris
+  stack:
+    prometheus: 127.0.0.1:{prometheus}
+    alertmanager: 127.0.0.1:{alertmanager}
+    blackbox_exporter: 127.0.0.1:{blackbox}
+    exporter: 127.0.0.1:{exporter}
+    bridge: 127.0.0.1:{bridge}
+    scrape_interval: {scrape}s
+    evaluation_interval: {scrape}s
+  probes:
+    rdap_server: http://127.0.0.1:{rdap}/
+    vulnerability_db: {vulndb}
+clients:
+  - id: demo
+    name: Demo Boutique SAS
+    contract:
+      tier: 3
+      monthly_fee: "1200.00"
+      support_24_7: true
+      quote: DEV-1
+      start: 2025-02-01
+      backups: {{period: 1d, grace: 6h, retention: 7, check_period: 7d, restore_test_period: 30d}}
+    sites:
+      - id: shop
+        url: http://127.0.0.1:{demo}/
+        cms: wordpress
+        shop: woocommerce
+        domain: demo-boutique.example
+        checkout: {{product: "42", payment_methods: [stripe]}}
+      - id: blog
+        url: {blog}
+        cms: wordpress
+      - id: secure
+        url: https://127.0.0.1:{https}/
+    servers:
+      - id: web1
+        address: 127.0.0.1
+        ssh_port: {ssh}
+        node_exporter: 127.0.0.1:{node}
+        backups:
+          - {{id: nightly, tool: status_file, repository: {status_file}}}
+  - id: acme
+    name: ACME SARL
+    contract: {{tier: 1, monthly_fee: "450.00", quote: DEV-2, start: 2025-06-01}}
+    sites: [{{id: www, url: "http://127.0.0.1:{demo}/acme/", cms: drupal}}]
+"""
+
+
+# --- small servers standing in for the client's other parts ---------------------------------
+
+def _serve(server: ThreadingHTTPServer):
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
+                     daemon=True).start()
+    return server
+
+
+class _Page(BaseHTTPRequestHandler):
+    body = b"<!DOCTYPE html><html><head><title>Espace client</title></head><body>OK</body></html>"
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=UTF-8")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+class _Rdap(BaseHTTPRequestHandler):
+    """RDAP (RFC 9083) for any domain: registered, expiring in 200 days."""
+
+    def do_GET(self):
+        name = self.path.rstrip("/").rsplit("/", 1)[-1]
+        expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=200)
+        body = json.dumps({
+            "objectClassName": "domain", "ldhName": name, "rdapConformance": ["rdap_level_0"],
+            "events": [{"eventAction": "registration", "eventDate": "2019-04-02T10:00:00Z"},
+                       {"eventAction": "expiration",
+                        "eventDate": expiry.strftime("%Y-%m-%dT%H:%M:%SZ")}]}).encode()
+        self.send_response(200 if self.path.startswith("/domain/") else 404)
+        self.send_header("Content-Type", "application/rdap+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def _ssh_banner(port: int) -> socket.socket:
+    """A TCP server that greets like OpenSSH, for blackbox_exporter's ssh_banner module."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(16)
+
+    def loop():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n")
+                connection.settimeout(2)
+                try:
+                    connection.recv(256)
+                except OSError:
+                    pass
+    threading.Thread(target=loop, daemon=True).start()
+    return listener
+
+
+def _certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A test CA and a certificate for 127.0.0.1 it signed, valid 20 days: (ca, cert, key)."""
+    openssl = "openssl"
+    ca_key, ca, key, csr, cert = (folder / name for name in
+                                  ("ca.key", "ca.pem", "site.key", "site.csr", "site.pem"))
+    extensions = folder / "site.ext"
+    extensions.write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n"
+                          "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
+    for command in (
+            [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out",
+             ca, "-days", "30", "-subj", "/CN=OWL test CA", "-addext",
+             "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign"],
+            [openssl, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+             "-subj", "/CN=127.0.0.1"],
+            [openssl, "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+             "-out", cert, "-days", "20", "-extfile", extensions]):
+        subprocess.run([str(part) for part in command], check=True, capture_output=True,
+                       timeout=60)
+    return ca, cert, key
+
+
+# --- the stack ------------------------------------------------------------------------------
+
+@dataclass
+class Stack:
+    prometheus: str
+    alertmanager: str
+    bridge: str
+    token: str
+    started: float
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    for binary in ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter",
+                   "prometheus-node-exporter", "openssl"):
+        require_binary(binary)
+    tmp = tmp_path_factory.mktemp("dashboards-live")
+    ports = {name: free_port() for name in ("prometheus", "alertmanager", "blackbox", "exporter",
+                                            "bridge", "demo", "node", "ssh")}
+    ca, cert, key = _certificates(tmp)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    https = _serve(ThreadingHTTPServer(("127.0.0.1", 0), _Page))
+    https.socket = context.wrap_socket(https.socket, server_side=True)
+    rdap = _serve(ThreadingHTTPServer(("127.0.0.1", 0), _Rdap))
+    ssh = _ssh_banner(ports["ssh"])
+    now = dt.datetime.now(dt.timezone.utc)
+    status_file = tmp / "nightly-status.json"
+    status_file.write_text(json.dumps({
+        "version": 1, "snapshots": 7,
+        "last_snapshot": (now - dt.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "last_check": {"time": (now - dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       "success": True},
+        "last_restore_test": {"time": (now - dt.timedelta(days=9)).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"), "success": True}}))
+    vulndb = tmp / "vulnerabilities.json"
+    imported = subprocess.run(
+        [sys.executable, "-m", "owl.cli", "vulndb", "import", "--format", "wordfence", "--db",
+         str(vulndb), str(REPO / "tests" / "fixtures" / "vulndb" / "wordfence.json")],
+        capture_output=True, text=True, timeout=60)
+    assert imported.returncode == 0, imported.stderr
+    with serving("wordpress-5.8.1") as blog:
+        inventory = tmp / "inventory.yml"
+        inventory.write_text(INVENTORY.format(
+            **ports, scrape=SCRAPE_SECONDS, https=https.server_address[1],
+            rdap=rdap.server_address[1], blog=blog.url, status_file=status_file,
+            vulndb=vulndb))
+        state = tmp / "state"
+        log_path = tmp / "owl-up.log"
+        environment = {**os.environ, "SSL_CERT_FILE": str(ca), "REQUESTS_CA_BUNDLE": str(ca)}
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "owl.cli", "up", "--inventory", str(inventory), "--state",
+                 str(state), "--demo-site.listen-address", f"127.0.0.1:{ports['demo']}",
+                 "--node-exporter.listen-address", f"127.0.0.1:{ports['node']}"],
+                stdout=log, stderr=subprocess.STDOUT, env=environment)
+        try:
+            wait_until(lambda: "owl-monitoring is up" in log_path.read_text()
+                       or process.poll() is not None, timeout=90, message="owl up ready")
+            assert process.poll() is None, log_path.read_text()
+            yield Stack(f"http://127.0.0.1:{ports['prometheus']}",
+                        f"http://127.0.0.1:{ports['alertmanager']}",
+                        f"http://127.0.0.1:{ports['bridge']}",
+                        (state / "secrets" / "demo-operator-token").read_text().strip(),
+                        time.monotonic())
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+            https.shutdown()
+            rdap.shutdown()
+            ssh.close()
+
+
+# --- incidents -----------------------------------------------------------------------------
+
+def _alert(name: str, severity: str, started: dt.datetime, **target) -> dict:
+    labels = {"alertname": name, "severity": severity, "client": "demo", **target}
+    return {"labels": labels, "annotations": {"summary": f"{name} (dashboard test)"},
+            "startsAt": started.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+
+
+def _key(labels: dict) -> tuple[str, str]:
+    return labels["alertname"], labels.get("site") or labels.get("server") or ""
+
+
+def _incidents(stack: Stack) -> dict[tuple[str, str], dict]:
+    response = requests.get(f"{stack.bridge}/api/v1/incidents", params={"client": "demo"},
+                            headers={"Authorization": f"Bearer {stack.token}"}, timeout=5)
+    response.raise_for_status()
+    return {_key(incident["labels"]): incident for incident in response.json()["incidents"]}
+
+
+def _wave(stack: Stack, alerts: list[dict], acknowledge: list[str]) -> None:
+    """Alerts posted to Alertmanager as Prometheus posts them; once the bridge holds them as
+    incidents, those named in ``acknowledge`` are acknowledged."""
+    posted = requests.post(f"{stack.alertmanager}/api/v2/alerts", json=alerts, timeout=5)
+    posted.raise_for_status()
+    keys = {_key(alert["labels"]) for alert in alerts}
+    wait_until(lambda: keys <= set(_incidents(stack)), timeout=90, interval=1,
+               message=f"incidents {sorted(keys)} in the bridge")
+    incidents = _incidents(stack)
+    for alert in alerts:
+        if alert["labels"]["alertname"] not in acknowledge:
+            continue
+        incident = incidents[_key(alert["labels"])]
+        acked = requests.post(f"{stack.bridge}/api/v1/incidents/{incident['id']}/ack",
+                              headers={"Authorization": f"Bearer {stack.token}"}, timeout=5)
+        assert acked.status_code == 200, acked.text
+
+
+def _scraped(stack: Stack, expr: str) -> bool:
+    return bool(_query(stack.prometheus, expr)["result"])
+
+
+def produce_incidents(stack: Stack) -> None:
+    now = dt.datetime.now(dt.timezone.utc)
+    long_ago = now - dt.timedelta(hours=5)  # past the 4-hour critical deadline (24/7)
+    # critical ones on the shop; major and minor ones on the server, so that no inhibition
+    # (a critical problem mutes the others of the same target) hides them
+    _wave(stack, [_alert("SiteDown", "critical", long_ago, site="shop"),
+                  _alert("BackupLate", "major", now, server="web1"),
+                  _alert("OsUpdatesPending", "minor", now, server="web1")],
+          acknowledge=["OsUpdatesPending"])
+    wait_until(lambda: _scraped(stack, 'owl_sla_breaches_total{client="demo"}'), timeout=60,
+               message="the first breach scraped")
+    time.sleep(2 * SCRAPE_SECONDS)  # counters seen at 1 before they move to 2
+    # new targets, so new Alertmanager groups: sent after group_wait, not group_interval
+    _wave(stack, [_alert("SiteDown", "critical", long_ago, site="blog"),
+                  _alert("TlsCertificateExpiringSoon", "minor", now, site="secure")],
+          acknowledge=["TlsCertificateExpiringSoon"])
+    wait_until(lambda: _scraped(
+        stack, 'owl_sla_breaches_total{client="demo", severity="critical"} >= 2'), timeout=60,
+        message="the second breach scraped")
+
+
+# --- evaluating panels ------------------------------------------------------------------------
+
+def _query(prometheus: str, expr: str, **params) -> dict:
+    path = "query_range" if "step" in params else "query"
+    response = requests.post(f"{prometheus}/api/v1/{path}", data={"query": expr, **params},
+                             timeout=30)
+    payload = response.json()
+    if payload.get("status") != "success":
+        raise AssertionError(f"{expr}: {payload.get('errorType')}: {payload.get('error')}")
+    return payload["data"]
+
+
+def variable_values(query: PanelQuery, start: dt.datetime, end: dt.datetime) -> dict[str, str]:
+    seconds = (end - start).total_seconds()
+    interval = max(seconds / MAX_DATA_POINTS, SCRAPE_SECONDS)
+    return {"client": "demo" if query.dashboard in CLIENT_DASHBOARDS else ".*",
+            "site": ".*", "server": ".*", "month": "0d",
+            "__range": prometheus_duration(seconds), "__range_s": str(int(seconds)),
+            "__range_ms": str(int(seconds * 1000)),
+            "__interval": prometheus_duration(interval),
+            "__interval_ms": str(int(interval * 1000)),
+            "__rate_interval": prometheus_duration(max(interval + SCRAPE_SECONDS,
+                                                       4 * SCRAPE_SECONDS))}
+
+
+def shows_something(data: dict) -> bool:
+    """Whether Grafana would draw a value: a series or sample with a finite number."""
+    result = data["result"]
+    if data["resultType"] == "matrix":
+        values = [value for series in result for _, value in series["values"]]
+    elif data["resultType"] == "vector":
+        values = [sample["value"][1] for sample in result]
+    else:
+        values = [result[1]]
+    return any(math.isfinite(float(value)) for value in values)
+
+
+def evaluate(stack: Stack, dashboards: dict, query: PanelQuery) -> bool:
+    now = dt.datetime.now(dt.timezone.utc)
+    start, end = panel_range(query, dashboards[query.dashboard], now)
+    values = variable_values(query, start, end)
+    expr = expand(query.expr, values)
+    if query.instant:
+        data = _query(stack.prometheus, expr, time=end.timestamp())
+    else:
+        step = max((end - start).total_seconds() / MAX_DATA_POINTS, SCRAPE_SECONDS)
+        data = _query(stack.prometheus, expr, start=start.timestamp(), end=end.timestamp(),
+                      step=step)
+    return shows_something(data)
+
+
+def absent_metrics(stack: Stack, query: PanelQuery) -> set[str]:
+    return {name for name in metric_names(query.expr)
+            if not _query(stack.prometheus, f'count({{__name__="{name}"}})')["result"]}
+
+
+def test_every_panel_returns_data_for_a_client_that_has_data(stack):
+    dashboards = load_dashboards()
+    queries = [query for name, dashboard in dashboards.items()
+               for query in panel_queries(name, dashboard)]
+    produce_incidents(stack)
+    while True:
+        empty = [query for query in queries if not evaluate(stack, dashboards, query)]
+        waited = time.monotonic() - stack.started
+        if not empty and waited >= 0 or waited > GIVE_UP_SECONDS:
+            break
+        if waited > SETTLING_SECONDS and all(absent_metrics(stack, query) for query in empty):
+            break
+        time.sleep(3)
+    awaited = {query.name: sorted(absent_metrics(stack, query)) for query in empty}
+    wrong = sorted(name for name, absent in awaited.items() if not absent)
+    awaited = {name: absent for name, absent in awaited.items() if absent}
+    report = [f"{len(queries) - len(empty)} of {len(queries)} panel queries return data."]
+    if wrong:
+        report.append("Empty although every metric they read exists (the query is wrong):")
+        report += [f"  {name}" for name in wrong]
+    if awaited:
+        report.append("Awaiting metrics nobody produces here yet:")
+        for name, absent in sorted(awaited.items()):
+            who = "; ".join(f"{metric} ({AWAITED.get(metric, 'docs/metrics.md')})"
+                            for metric in absent)
+            report.append(f"  {name}: {who}")
+    print("\n".join(report))
+    assert not wrong, "\n".join(report)
+    if awaited:
+        if ON_CI:
+            pytest.fail("\n".join(report))
+        pytest.xfail("\n".join(report))
