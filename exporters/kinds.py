@@ -20,17 +20,20 @@ from exporters.collectors.backup import BackupCollector
 from exporters.collectors.cms import CmsCollector
 from exporters.collectors.datafiles import DataFilesCollector
 from exporters.collectors.probes import ProbeStatusCollector
+from exporters.collectors.shop import ShopCollector
 from exporters.collectors.vulnerabilities import VulnerabilityCollector
 from exporters.context import ProbeContext
 from exporters.probe import ProbeKind, ResultCache
 from exporters.probes.backup import backup_kind
 from exporters.probes.cms import cms_kind
+from exporters.probes.shop import shop_kind
 from exporters.probes.vulnerabilities import vulnerability_kind
 
 PROBES: tuple[Callable[[ProbeContext], ProbeKind], ...] = (
     cms_kind,
     vulnerability_kind,
     backup_kind,
+    shop_kind,
 )
 
 COLLECTORS: tuple[Callable[[ResultCache, ProbeContext], Collector], ...] = (
@@ -39,6 +42,7 @@ COLLECTORS: tuple[Callable[[ResultCache, ProbeContext], Collector], ...] = (
     CmsCollector,
     VulnerabilityCollector,
     BackupCollector,
+    ShopCollector,
 )
 
 
