@@ -556,7 +556,7 @@ def on_call() -> builders.Dashboard:
                    "What is open across all clients, which deadline comes next, and whether "
                    "the monitoring stack itself is healthy.", "now-6h")
         .with_variable(_multi_variable("client", "Client",
-                                       "label_values(owl_incidents_open, client)")),
+                                       "label_values(owl_client_contract_info, client)")),
         [("Incidents", open_incidents), ("The stack's own health", health)])
 
 

@@ -13,7 +13,7 @@ holds):
   a secure field Grafana never shows again, so ``jsonData.owlClient`` keeps the same id readable
   for the next comparison;
 - a team ``Viewers``, the only grantee of the folder ``OWL`` (View), in which the client
-  dashboards are (``dashboards.build.CLIENT_DASHBOARDS``; on-call is OWL's own); dashboards of
+  dashboards are (``dashboards.CLIENT_DASHBOARDS``; on-call is OWL's own); dashboards of
   that folder that are not OWL's are deleted. Client users are added to the organization as
   Viewers and to the team, by hand or by the login provider.
 
@@ -60,7 +60,7 @@ def org_name(client: Client) -> str:
 
 def client_dashboards() -> dict[str, dict]:
     """The dashboards a client organization gets, by uid, as committed in ``dashboards/``."""
-    from dashboards.build import CLIENT_DASHBOARDS
+    from dashboards import CLIENT_DASHBOARDS
 
     folder = resources.files("dashboards")
     loaded = [json.loads((folder / name).read_text(encoding="utf-8"))

@@ -23,7 +23,7 @@ import yaml
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
-from dashboards import build
+from dashboards import CLIENT_DASHBOARDS, build
 from dashboards.queries import (BUILT_IN, expand, load_dashboards, panel_queries, panels,
                                 selectors, variables_used)
 from owl.render.grafana import DATASOURCE_UID
@@ -65,7 +65,7 @@ def test_each_dashboard_has_its_own_fixed_uid_and_the_owl_tag():
 
 
 def test_client_organizations_get_every_dashboard_but_on_call():
-    assert set(build.CLIENT_DASHBOARDS) == set(build.DASHBOARDS) - {"on-call.json"}
+    assert set(CLIENT_DASHBOARDS) == set(build.DASHBOARDS) - {"on-call.json"}
 
 
 # --- valid for Grafana --------------------------------------------------------------------------
@@ -178,7 +178,7 @@ def test_the_selector_scanner_finds_every_selector_of_a_query(expr, expected):
     assert selectors(expr) == expected
 
 
-@pytest.mark.parametrize("name", build.CLIENT_DASHBOARDS)
+@pytest.mark.parametrize("name", CLIENT_DASHBOARDS)
 def test_every_selector_of_a_client_dashboard_names_the_client(name):
     unfiltered = [(query.name, metric, matchers)
                   for query in panel_queries(name, DASHBOARDS[name])

@@ -41,7 +41,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from dashboards.build import AWAITED, CLIENT_DASHBOARDS
+from dashboards import CLIENT_DASHBOARDS
+from dashboards.build import AWAITED
 from dashboards.queries import (PanelQuery, expand, load_dashboards, metric_names, panel_queries,
                                 panel_range, prometheus_duration)
 from tests.fixtures.sites.support import serving

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from dashboards.build import CLIENT_DASHBOARDS
+from dashboards import CLIENT_DASHBOARDS
 from dashboards.queries import load_dashboards
 from owl import cli
 from owl.grafana_sync import CLIENT_HEADER, DEFAULT_LABEL_PROXY_URL, FOLDER_UID, TEAM_NAME
