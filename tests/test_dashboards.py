@@ -24,8 +24,15 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import Dashboard
 
 from dashboards import CLIENT_DASHBOARDS, build
-from dashboards.queries import (BUILT_IN, expand, load_dashboards, panel_queries, panels,
-                                selectors, variables_used)
+from dashboards.queries import (
+    BUILT_IN,
+    expand,
+    load_dashboards,
+    panel_queries,
+    panels,
+    selectors,
+    variables_used,
+)
 from owl.render.grafana import DATASOURCE_UID
 from tests.support.binaries import require_binary
 

@@ -43,8 +43,15 @@ import requests
 
 from dashboards import CLIENT_DASHBOARDS
 from dashboards.build import AWAITED
-from dashboards.queries import (PanelQuery, expand, load_dashboards, metric_names, panel_queries,
-                                panel_range, prometheus_duration)
+from dashboards.queries import (
+    PanelQuery,
+    expand,
+    load_dashboards,
+    metric_names,
+    panel_queries,
+    panel_range,
+    prometheus_duration,
+)
 from tests.fixtures.sites.support import serving
 from tests.support.binaries import require_binary
 from tests.support.processes import free_port, wait_until

@@ -136,7 +136,7 @@ class GrafanaApi:
 
     # --- serving --------------------------------------------------------------------------
 
-    def start(self) -> "GrafanaApi":
+    def start(self) -> GrafanaApi:
         self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
@@ -148,7 +148,7 @@ class GrafanaApi:
             self.server.shutdown()
             self.thread.join(timeout=10)
 
-    def __enter__(self) -> "GrafanaApi":
+    def __enter__(self) -> GrafanaApi:
         return self.start()
 
     def __exit__(self, *exc) -> None:
