@@ -19,6 +19,7 @@ from prometheus_client.registry import Collector
 from exporters.collectors.backup import BackupCollector
 from exporters.collectors.cms import CmsCollector
 from exporters.collectors.datafiles import DataFilesCollector
+from exporters.collectors.domain import DomainCollector
 from exporters.collectors.probes import ProbeStatusCollector
 from exporters.collectors.shop import ShopCollector
 from exporters.collectors.vulnerabilities import VulnerabilityCollector
@@ -26,6 +27,7 @@ from exporters.context import ProbeContext
 from exporters.probe import ProbeKind, ResultCache
 from exporters.probes.backup import backup_kind
 from exporters.probes.cms import cms_kind
+from exporters.probes.domain import domain_kind
 from exporters.probes.shop import shop_kind
 from exporters.probes.vulnerabilities import vulnerability_kind
 
@@ -34,6 +36,7 @@ PROBES: tuple[Callable[[ProbeContext], ProbeKind], ...] = (
     vulnerability_kind,
     backup_kind,
     shop_kind,
+    domain_kind,
 )
 
 COLLECTORS: tuple[Callable[[ResultCache, ProbeContext], Collector], ...] = (
@@ -43,6 +46,7 @@ COLLECTORS: tuple[Callable[[ResultCache, ProbeContext], Collector], ...] = (
     VulnerabilityCollector,
     BackupCollector,
     ShopCollector,
+    DomainCollector,
 )
 
 
