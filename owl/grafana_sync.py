@@ -14,8 +14,9 @@ holds):
   for the next comparison;
 - a team ``Viewers``, the only grantee of the folder ``OWL`` (View), in which the client
   dashboards are (``dashboards.CLIENT_DASHBOARDS``; on-call is OWL's own); dashboards of
-  that folder that are not OWL's are deleted. Client users are added to the organization as
-  Viewers and to the team, by hand or by the login provider.
+  that folder that are not OWL's are deleted; the client overview is the organization's home
+  dashboard. Client users are added to the organization as Viewers and to the team, by hand or
+  by the login provider.
 
 The admin (basic authentication: organizations are not reachable with an organization's token)
 works in one organization at a time (``POST /api/user/using/ORG``); the sync returns it to the
@@ -48,6 +49,7 @@ CLIENT_HEADER = "X-Owl-Client"  # prom-label-proxy --header-name, docker-compose
 DEFAULT_LABEL_PROXY_URL = "http://prom-label-proxy:8080"
 PASSWORD_VARIABLE = "OWL_GRAFANA_ADMIN_PASSWORD"
 MESSAGE = "owl grafana sync"
+HOME_DASHBOARD_UID = "owl-client-overview"  # what a client sees first
 
 
 class SyncError(Exception):
@@ -146,6 +148,7 @@ class GrafanaSync:
         team_id = self._ensure_team(client)
         self._ensure_folder(client, team_id)
         self._ensure_dashboards(client)
+        self._ensure_home(client)
 
     # --- the data source ----------------------------------------------------------------------
 
@@ -229,6 +232,16 @@ class GrafanaSync:
                 self.api.dashboard.delete_dashboard(hit["uid"])
                 self._changed(f"{client.id}: deleted the dashboard {hit['title']!r} from the "
                               f"folder {FOLDER_TITLE!r}")
+
+
+    def _ensure_home(self, client: Client) -> None:
+        if HOME_DASHBOARD_UID not in self.dashboards:
+            return
+        if self.api.client.GET("/org/preferences").get("homeDashboardUID") == HOME_DASHBOARD_UID:
+            return
+        self.api.client.PATCH("/org/preferences", json={"homeDashboardUID": HOME_DASHBOARD_UID})
+        self._changed(f"{client.id}: the organization's home dashboard is "
+                      f"{self.dashboards[HOME_DASHBOARD_UID]['title']!r}")
 
 
 def _get_or_none(getter, *args):

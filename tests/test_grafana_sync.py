@@ -117,6 +117,12 @@ def test_the_client_dashboards_are_in_a_folder_only_the_viewer_team_sees(grafana
     assert {kept["folderUid"] for kept in org.dashboards.values()} == {FOLDER_UID}
 
 
+def test_the_client_overview_is_the_home_dashboard_of_the_client_organization(grafana, sync):
+    sync("demo")
+    org = grafana.org_named("Demo Boutique SAS (owl:demo)")
+    assert org.preferences == {"homeDashboardUID": "owl-client-overview"}
+
+
 def test_the_on_call_dashboard_stays_with_owl(grafana, sync):
     sync("demo")
     org = grafana.org_named("Demo Boutique SAS (owl:demo)")
@@ -203,6 +209,7 @@ def test_changes_made_by_hand_in_a_client_organization_are_undone(grafana, sync)
     org.datasources[DATASOURCE_UID]["url"] = "http://prometheus:9090"
     org.folder_permissions[FOLDER_UID].append({"role": "Viewer", "permission": VIEW})
     org.dashboards["owl-sla"]["dashboard"]["title"] = "Edited by hand"
+    org.preferences["homeDashboardUID"] = "stray"
     org.dashboards["stray"] = {"dashboard": {"uid": "stray", "id": 501, "version": 1,
                                              "title": "Stray"},
                                "folderUid": FOLDER_UID, "slug": "stray"}
@@ -214,6 +221,7 @@ def test_changes_made_by_hand_in_a_client_organization_are_undone(grafana, sync)
     assert repaired["permissions"] == reference["permissions"]
     assert repaired["dashboards"]["owl-sla"]["title"] == EXPECTED_DASHBOARDS["owl-sla"]["title"]
     assert "stray" not in repaired["dashboards"]
+    assert repaired["preferences"] == reference["preferences"]
     assert "deleted the data source 'Prometheus direct'" in output
 
 

@@ -82,6 +82,7 @@ class Org:
     folders: dict[str, dict] = field(default_factory=dict)  # uid -> folder
     folder_permissions: dict[str, list[dict]] = field(default_factory=dict)
     dashboards: dict[str, dict] = field(default_factory=dict)  # uid -> {dashboard, folderUid}
+    preferences: dict = field(default_factory=dict)
 
 
 def closed(schema):
@@ -445,8 +446,10 @@ class GrafanaApi:
         folder = {"id": next(self.ids), "uid": uid, "title": body["title"],
                   "orgId": self.current_org, "version": 1, "url": f"/dashboards/f/{uid}/"}
         self.org.folders[uid] = folder
-        # Grafana's defaults for a new folder: editors edit, viewers view
-        self.org.folder_permissions[uid] = [{"role": "Editor", "permission": EDIT},
+        # Grafana's defaults for a new folder: its creator administers it, editors edit,
+        # viewers view
+        self.org.folder_permissions[uid] = [{"userId": ADMIN_ID, "permission": ADMIN},
+                                            {"role": "Editor", "permission": EDIT},
                                             {"role": "Viewer", "permission": VIEW}]
         return 200, folder
 
@@ -524,6 +527,15 @@ class GrafanaApi:
                              "tags", [])})
         return 200, hits
 
+    # organization preferences
+
+    def op_getOrgPreferences(self, **_):
+        return 200, dict(self.org.preferences)
+
+    def op_patchOrgPreferences(self, body, **_):
+        self.org.preferences.update(body)
+        return 200, {"message": "Preferences updated"}
+
     # --- what a test looks at ---------------------------------------------------------------
 
     def snapshot(self) -> dict:
@@ -531,6 +543,7 @@ class GrafanaApi:
         return copy.deepcopy({org.id: {
             "name": org.name, "members": org.members, "datasources": org.datasources,
             "teams": org.teams, "folders": org.folders, "permissions": org.folder_permissions,
+            "preferences": org.preferences,
             "dashboards": {uid: stored["dashboard"] for uid, stored in org.dashboards.items()}}
             for org in self.orgs.values()}) | {"current_org": self.current_org}
 
