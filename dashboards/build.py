@@ -394,6 +394,7 @@ MONTHS = ("This month : 0d, Last month : 1M/M, 2 months ago : 2M/M, 3 months ago
 def _month_variable() -> builders.CustomVariable:
     """A month, as the time shift of panels whose range is the calendar month (``now/M``)."""
     return (builders.CustomVariable("month").label("Month").values(MONTHS)
+            .allow_custom_value(False)
             .current(models.VariableOption(selected=True, text="This month", value="0d")))
 
 
