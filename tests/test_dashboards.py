@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import subprocess
 from pathlib import Path
@@ -28,6 +29,7 @@ from dashboards.queries import (
     BUILT_IN,
     expand,
     load_dashboards,
+    month_start,
     panel_queries,
     panels,
     selectors,
@@ -192,3 +194,31 @@ def test_every_selector_of_a_client_dashboard_names_the_client(name):
                   for metric, matchers in selectors(query.expr)
                   if 'client="$client"' not in matchers]
     assert unfiltered == []
+
+
+# --- how Grafana's variables and ranges are read ------------------------------------------------
+
+@pytest.mark.parametrize("text, expected", [
+    ('up{client="$client"}', 'up{client="demo"}'),
+    ('up{client="${client}"}', 'up{client="demo"}'),
+    ('up{client="${client:raw}"}', 'up{client="demo"}'),
+    ('up{client="[[client]]"}', 'up{client="demo"}'),
+    ("rate(x[$__rate_interval])", "rate(x[1m])"),
+])
+def test_every_form_of_a_grafana_variable_is_replaced_by_its_value(text, expected):
+    assert expand(text, {"client": "demo", "__rate_interval": "1m"}) == expected
+
+
+def test_a_variable_without_a_value_is_an_error_not_an_empty_string():
+    with pytest.raises(KeyError):
+        expand('up{client="$client"}', {})
+
+
+@pytest.mark.parametrize("now, start", [
+    ("2026-11-26T15:00:00+00:00", "2026-11-01T00:00:00+01:00"),
+    ("2026-10-31T23:30:00+00:00", "2026-11-01T00:00:00+01:00"),  # already November in Paris
+    ("2026-04-01T00:30:00+00:00", "2026-04-01T00:00:00+02:00"),  # summer time
+])
+def test_this_month_starts_at_midnight_of_the_first_in_the_dashboards_timezone(now, start):
+    assert month_start(dt.datetime.fromisoformat(now), "Europe/Paris") == \
+        dt.datetime.fromisoformat(start)
