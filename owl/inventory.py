@@ -344,6 +344,7 @@ class Receivers(_Model):
     pager: Receiver | None = None
     phone_email: Receiver | None = None
     ticket: Receiver | None = None
+    watchdog: Receiver | None = None  # a dead man's switch that expects the Watchdog every minute
 
 
 class Stack(_Model):
