@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
 import requests
+import yaml
 
 from tests.support.binaries import require_binary
 from tests.support.processes import free_port, running, wait_for_http, wait_until
@@ -54,7 +55,12 @@ def test_prometheus_loads_the_rendered_targets_labels_and_rules(tmp_path):
     assert ssh["scrapeUrl"].startswith("http://10.0.0.6:9115/probe?module=ssh_banner&")
     assert targets["app1.globex.example:9100"]["labels"]["server"] == "app1"
     loaded = {rule["name"] for group in rules for rule in group["rules"]}
-    assert loaded == {alert["alert"] for path in RULE_FILES for alert in alerts(path)}
+    assert loaded >= {alert["alert"] for path in RULE_FILES for alert in alerts(path)}
+    generated = yaml.safe_load((out / "prometheus" / "rules" / "generated.yml").read_text())
+    assert {group["name"] for group in rules} == {
+        group["name"] for path in [*RULE_FILES, out / "prometheus" / "rules" / "generated.yml"]
+        for group in yaml.safe_load(path.read_text())["groups"]}
+    assert "owl:calendar_month:info" in loaded and generated["groups"][0]["rules"]
 
 
 @contextmanager

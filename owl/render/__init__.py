@@ -6,7 +6,10 @@
     prometheus/prometheus.yml          scrape jobs, rule files, alerting (owl.render.prometheus)
     prometheus/targets/<job>.json      file_sd targets: blackbox_http, blackbox_ssh, node
     prometheus/rules/<area>.yml        copies of the alert_rules package's rule files
-    alertmanager/alertmanager.yml      bridge route, then on-call by severity (.alertmanager)
+    prometheus/rules/generated.yml     months in the provider's timezone, contract ends, probe
+                                       schedules, as recording rules (.generated_rules)
+    alertmanager/alertmanager.yml      bridge route, then on-call by contract, severity and
+                                       business hours with holidays (.alertmanager)
     blackbox/blackbox.yml              probe modules (.blackbox)
     grafana/provisioning/...           datasource and dashboard provider (.grafana)
     grafana/dashboards/<name>.json     copies of the dashboards package's dashboards
@@ -24,6 +27,7 @@ from pathlib import Path
 from owl.inventory import Inventory
 from owl.render.alertmanager import render_alertmanager
 from owl.render.blackbox import render_blackbox
+from owl.render.generated_rules import render_generated_rules
 from owl.render.grafana import DASHBOARDS_DIR, render_grafana
 from owl.render.profile import DEFAULT_TOKEN_FILE, build_profile
 from owl.render.prometheus import RULES_DIR, TARGETS_DIR, render_prometheus
@@ -37,7 +41,7 @@ class RenderOptions:
     """What a render depends on besides the inventory."""
 
     out_dir: Path
-    today: dt.date  # decides which contracts are still monitored
+    today: dt.date  # decides which contracts are still monitored, and the years of calendars
     profile: str = "local"  # "local" or "compose", see owl.render.profile
     webhook_token_file: Path | None = None  # default: out_dir/secrets/bridge-webhook-token
 
@@ -52,7 +56,8 @@ def render(inventory: Inventory, options: RenderOptions) -> dict[str, str]:
                             options.token_file)
     return {
         **render_prometheus(inventory, profile, options.today),
-        **render_alertmanager(inventory, profile),
+        **render_generated_rules(inventory, options.today),
+        **render_alertmanager(inventory, profile, options.today),
         **render_blackbox(),
         **render_grafana(inventory, profile),
     }

@@ -1,0 +1,112 @@
+"""``prometheus/rules/generated.yml``: recording rules that only the inventory can write.
+
+PromQL has no timezone: ``month()`` and ``day_of_month()`` work in UTC only, so "the calendar month
+in Europe/Paris" cannot be computed by Prometheus. The render computes it instead, for the years it
+covers (this year and the next, like the holidays of the Alertmanager configuration), and writes:
+
+- ``owl:calendar_month:info{month="YYYY-MM", timezone}`` = 1 while that month runs in the
+  provider's timezone, from local midnight of the 1st to local midnight of the next 1st (UTC
+  bounds computed with ``zoneinfo``: a month with a DST change is 743 or 745 hours long). Exactly
+  one such series exists at any time; the availability rules (``alert_rules/availability.yml``)
+  label their per-minute samples with it, so that a month's samples can be told apart without a
+  range that PromQL could not express;
+- ``owl:generated_calendar_end:timestamp_seconds``: where the generated months (and the holidays
+  of the Alertmanager configuration) end; alert ``OwlCalendarEndingSoon`` says when to re-render;
+- ``owl:client_monitoring_end:timestamp_seconds{client}``: local midnight of the day monitoring
+  stops (``terminated_on``, or the end of a tier-0 trial), for every client that has one. The
+  bridge's ``owl_client_contract_info`` says ``status="terminated"`` from the day the termination
+  is *decided* and ``status="trial"`` after the trial is over; this series says when monitoring
+  actually stops, by Prometheus' own clock, even if nobody re-renders on that day;
+- ``owl:probe_interval:seconds{client, probe}``: how often the owl exporter runs each probe kind
+  for the client's tier (``provider.probes``), so that ``OwlProbeStale`` needs no constant.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from owl.inventory import PROBE_KINDS, Client, Inventory
+from owl.render.prometheus import RULES_DIR
+from owl.render.serialize import GENERATED_HEADER, to_yaml
+
+RULES_PATH = f"{RULES_DIR}/generated.yml"
+
+
+def render_generated_rules(inventory: Inventory, today: dt.date) -> dict[str, str]:
+    return {RULES_PATH: to_yaml(generated_rules(inventory, [today.year, today.year + 1]))
+            .replace(GENERATED_HEADER, GENERATED_HEADER + HEADER, 1)}
+
+
+HEADER = """\
+# Calendar months in the provider's timezone, contract ends and probe schedules, as recording
+# rules: see owl/render/generated_rules.py.
+"""
+
+
+def generated_rules(inventory: Inventory, years: list[int]) -> dict:
+    timezone = inventory.provider.timezone
+    return {"groups": [
+        {"name": "owl-generated-calendar", "rules": calendar_rules(timezone, years)},
+        {"name": "owl-generated-contracts", "rules": monitoring_end_rules(inventory)},
+        {"name": "owl-generated-probe-schedules", "rules": probe_interval_rules(inventory)},
+    ]}
+
+
+def month_bounds(timezone: str, years: list[int]) -> list[tuple[str, int, int]]:
+    """``("2025-03", start, end)`` for every month of ``years``: Unix times of the local
+    midnights that open and close it."""
+    tz = ZoneInfo(timezone)
+    bounds = []
+    for year in years:
+        for month in range(1, 13):
+            start = dt.datetime(year, month, 1, tzinfo=tz)
+            end = dt.datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
+            bounds.append((f"{year:04d}-{month:02d}", int(start.timestamp()),
+                           int(end.timestamp())))
+    return bounds
+
+
+def calendar_rules(timezone: str, years: list[int]) -> list[dict]:
+    bounds = month_bounds(timezone, years)
+    rules = [{"record": "owl:calendar_month:info",
+              "expr": f"vector(1) and (vector(time()) >= {start} < {end})",
+              "labels": {"month": month, "timezone": timezone}}
+             for month, start, end in bounds]
+    rules.append({"record": "owl:generated_calendar_end:timestamp_seconds",
+                  "expr": f"vector({bounds[-1][2]})", "labels": {"timezone": timezone}})
+    return rules
+
+
+def local_midnight(day: dt.date, timezone: str) -> int:
+    return int(dt.datetime.combine(day, dt.time(), ZoneInfo(timezone)).timestamp())
+
+
+def monitoring_end(client: Client) -> dt.date | None:
+    """The first day the client is no longer monitored, if its contract has one."""
+    ends = [day for day in (client.contract.terminated_on if client.contract.status ==
+                            "terminated" else None, client.contract.trial_end) if day]
+    return min(ends) if ends else None
+
+
+def monitoring_end_rules(inventory: Inventory) -> list[dict]:
+    return [{"record": "owl:client_monitoring_end:timestamp_seconds",
+             "expr": f"vector({local_midnight(end, inventory.provider.timezone)})",
+             "labels": {"client": client.id}}
+            for client in inventory.clients if (end := monitoring_end(client))]
+
+
+def probe_interval_rules(inventory: Inventory) -> list[dict]:
+    """For clients with something to probe: every probe kind's interval at their tier."""
+    probes = inventory.provider.probes
+    rules = []
+    for client in inventory.clients:
+        if not (client.sites or client.servers):
+            continue
+        for kind in PROBE_KINDS:
+            schedule = getattr(probes, kind)
+            interval = schedule.by_tier.get(client.contract.tier, schedule.interval)
+            rules.append({"record": "owl:probe_interval:seconds",
+                          "expr": f"vector({int(interval.total_seconds())})",
+                          "labels": {"client": client.id, "probe": kind}})
+    return rules
