@@ -6,6 +6,12 @@ One WSGI app (waitress, default 127.0.0.1:9182) imitates two client sites:
   with its generator, core assets under ``/wp-includes/`` with ``?ver=``);
 - ``acme`` at ``/acme/``: a small Drupal 10 site (generator meta tag and ``X-Generator`` header).
 
+The shop also answers the cart routes of WooCommerce's Store API (``/wp-json/wc/store/v1/``:
+``GET cart``, ``POST cart/add-item``, ``POST cart/remove-item``, ``DELETE cart/items``), enough
+for the ``shop`` probe's critical path: carts in memory by ``Cart-Token``, write requests checked
+against the cart's ``Nonce``, the payment methods of :data:`PAYMENT_METHODS`. It has no checkout
+route: the demo takes no orders.
+
 ``owl demo break --site S`` creates the flag file ``STATE/demo/S.broken``; the app looks for it on
 every request and answers 503 for that site while it exists. ``owl demo repair`` removes it. There
 is no control endpoint: whoever can reach the site cannot break it.
@@ -13,6 +19,11 @@ is no control endpoint: whoever can reach the site cannot break it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
+import secrets
+import threading
 from pathlib import Path
 from string import Template
 from wsgiref.util import application_uri
@@ -102,6 +113,97 @@ _PAGES = {
 }
 
 
+STORE_API = "/wp-json/wc/store/v1/"
+PRODUCTS = {42: "Mug hibou", 43: "T-shirt OWL"}
+PAYMENT_METHODS = ("bacs", "cheque")
+_JSON = "application/json; charset=UTF-8"
+
+
+class StoreApi:
+    """The Store API's cart routes for the demo shop; at most :attr:`MAX_CARTS` carts with items
+    are kept (the oldest go first), so that requests cannot fill the memory."""
+
+    MAX_CARTS = 100
+
+    def __init__(self):
+        self._secret = secrets.token_bytes(16)
+        self._lock = threading.Lock()
+        self._carts: dict[str, dict[str, dict]] = {}  # token -> item key -> item
+
+    def _nonce(self, token: str) -> str:
+        return hmac.new(self._secret, token.encode(), hashlib.sha256).hexdigest()[:10]
+
+    def __call__(self, environ, start_response):
+        route = (environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")[len(STORE_API):])
+        token = environ.get("HTTP_CART_TOKEN") or ""
+        if not token.startswith("demo-"):
+            token = "demo-" + secrets.token_hex(12)
+        if route == ("GET", "cart"):
+            status, body = 200, None
+        elif route in {("POST", "cart/add-item"), ("POST", "cart/remove-item"),
+                       ("DELETE", "cart/items")}:
+            if not hmac.compare_digest(environ.get("HTTP_NONCE", ""), self._nonce(token)):
+                status, body = 401, {"code": "woocommerce_rest_missing_nonce",
+                                     "message": "Missing the Nonce header.",
+                                     "data": {"status": 401}}
+            else:
+                status, body = self._write(route[1], token, _json_body(environ))
+        else:
+            status, body = 404, {"code": "rest_no_route", "data": {"status": 404},
+                                 "message": "No route was found matching the URL and method."}
+        if body is None:
+            body = self._cart(token)
+        start_response(f"{status} {_REASONS[status]}", [
+            ("Content-Type", _JSON), ("Cart-Token", token), ("Nonce", self._nonce(token))])
+        return [json.dumps(body).encode()]
+
+    def _write(self, action: str, token: str, body: dict):
+        with self._lock:
+            items = self._carts.pop(token, {})
+            result = 200, None
+            if action == "cart/add-item":
+                if body.get("id") not in PRODUCTS:
+                    result = 400, {"code": "woocommerce_rest_cart_invalid_product",
+                                   "message": "This product cannot be added to the cart.",
+                                   "data": {"status": 400}}
+                else:
+                    key = secrets.token_hex(16)
+                    items[key] = {"key": key, "id": body["id"], "quantity": 1,
+                                  "name": PRODUCTS[body["id"]]}
+                    result = 201, None
+            elif action == "cart/remove-item" and items.pop(body.get("key"), None) is None:
+                result = 409, {"code": "woocommerce_rest_cart_invalid_key",
+                               "message": "Cart item no longer exists or is invalid.",
+                               "data": {"status": 409}}
+            elif action == "cart/items":
+                items, result = {}, (200, [])
+            if items:
+                self._carts[token] = items
+                while len(self._carts) > self.MAX_CARTS:
+                    del self._carts[next(iter(self._carts))]
+        return result
+
+    def _cart(self, token: str) -> dict:
+        with self._lock:
+            items = list(self._carts.get(token, {}).values())
+        return {"items": items, "items_count": sum(item["quantity"] for item in items),
+                "needs_payment": bool(items), "payment_methods": list(PAYMENT_METHODS),
+                "totals": {"currency_code": "EUR"}}
+
+
+_REASONS = {200: "OK", 201: "Created", 400: "Bad Request", 401: "Unauthorized",
+            404: "Not Found", 409: "Conflict"}
+
+
+def _json_body(environ) -> dict:
+    try:
+        length = min(int(environ.get("CONTENT_LENGTH") or 0), 64 * 1024)
+        body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+    except (ValueError, OSError):
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 def site_of(path: str) -> str:
     """Which demo site a request path belongs to."""
     return "acme" if path == "/acme" or path.startswith("/acme/") else "shop"
@@ -136,6 +238,7 @@ def repair_site(state_dir: str | Path, site: str = DEFAULT_SITE) -> bool:
 
 def make_app(state_dir: str | Path):
     """The demo site's WSGI app; reads the break flags of ``state_dir`` on every request."""
+    store = StoreApi()
 
     def app(environ, start_response):
         path = environ.get("PATH_INFO") or "/"
@@ -143,6 +246,8 @@ def make_app(state_dir: str | Path):
             start_response("503 Service Unavailable", [("Content-Type", _HTML),
                                                        ("Retry-After", "120")])
             return [b"<h1>Service Unavailable</h1><p>owl demo break</p>\n"]
+        if path.startswith(STORE_API):
+            return store(environ, start_response)
         if path not in _PAGES:
             start_response("404 Not Found", [("Content-Type", _HTML)])
             return [b"<h1>Not Found</h1>\n"]
