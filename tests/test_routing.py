@@ -209,20 +209,31 @@ def test_public_holidays_of_this_year_and_the_next_are_explicit_dates(config_fil
      [(["monday:friday"], [("09:00", "12:00"), ("14:00", "18:00")]),
       (["saturday"], [("09:00", "12:00")])]),
     ({"mon,wed,fri": "08:00-24:00", "sun": "08:00-24:00"},
-     [(["monday", "wednesday", "friday", "sunday"], [("08:00", "24:00")])]),
+     [(["sunday:monday", "wednesday", "friday"], [("08:00", "24:00")])]),
     ({"mon-sun": "00:00-24:00"},
-     [(["monday:sunday"], [("00:00", "24:00")])]),
+     [(["sunday:saturday"], [("00:00", "24:00")])]),
+    ({"fri-sun": "10:00-16:00"},
+     [(["sunday", "friday:saturday"], [("10:00", "16:00")])]),
 ], ids=["weekdays nine to six", "a lunch break and Saturday mornings",
-        "days apart that share their hours, until midnight", "always open"])
-def test_opening_hours_become_weekday_ranges_and_times(hours, expected):
+        "days apart that share their hours, until midnight", "always open",
+        "a weekend that wraps around Alertmanager's Sunday-first week"])
+def test_opening_hours_become_weekday_ranges_and_times_alertmanager_accepts(hours, expected,
+                                                                           tmp_path):
     entries = opening_hours(hours, "Europe/Paris")
     assert [(entry["weekdays"], [(t["start_time"], t["end_time"]) for t in entry["times"]])
             for entry in entries] == expected
     assert {entry["location"] for entry in entries} == {"Europe/Paris"}
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(yaml.safe_dump({
+        "route": {"receiver": "null", "routes": [{"receiver": "null",
+                                                   "active_time_intervals": ["open"]}]},
+        "receivers": [{"name": "null"}],
+        "time_intervals": [{"name": "open", "time_intervals": entries}]}))
+    check("amtool", "check-config", str(config))
 
 
-def test_weekday_runs_join_consecutive_days():
-    assert weekday_runs([0, 1, 2, 4, 5, 6]) == ["monday:wednesday", "friday:sunday"]
+def test_weekday_runs_join_consecutive_days_in_a_week_that_starts_on_sunday():
+    assert weekday_runs([0, 1, 2, 4, 5, 6]) == ["sunday:wednesday", "friday:saturday"]
 
 
 def test_holiday_dates_are_whole_local_days():

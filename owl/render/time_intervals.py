@@ -121,15 +121,22 @@ def opening_hours(hours: dict[str, str], timezone: str) -> list[dict]:
 
 
 def weekday_runs(days: list[int]) -> list[str]:
-    """``[0, 1, 2, 3, 4, 6]`` -> ``["monday:friday", "sunday"]``."""
+    """Days (0 is Monday, as in :mod:`owl.businesstime`) as Alertmanager weekday ranges.
+
+    Alertmanager's week starts on Sunday and a range cannot wrap around it: Monday to Sunday is
+    ``sunday:saturday``, Saturday and Sunday are ``sunday`` and ``saturday``.
+    ``[0, 1, 2, 3, 4]`` -> ``["monday:friday"]``.
+    """
+    sunday_first = sorted((day + 1) % 7 for day in days)
     runs: list[list[int]] = []
-    for day in sorted(days):
+    for day in sunday_first:
         if runs and runs[-1][1] == day - 1:
             runs[-1][1] = day
         else:
             runs.append([day, day])
-    return [WEEKDAY_NAMES[first] if first == last
-            else f"{WEEKDAY_NAMES[first]}:{WEEKDAY_NAMES[last]}" for first, last in runs]
+    names = [WEEKDAY_NAMES[(day - 1) % 7] for day in range(7)]  # sunday, monday, ...
+    return [names[first] if first == last else f"{names[first]}:{names[last]}"
+            for first, last in runs]
 
 
 def holiday_dates(dates: list[dt.date], timezone: str) -> list[dict]:
