@@ -97,7 +97,8 @@ clients:
         cms: wordpress
         shop: woocommerce
         domain: demo-boutique.example
-        checkout: {{product: "42", payment_methods: [stripe]}}
+        checkout: {{product: "42", payment_methods: [stripe],
+                    payment_provider_url: "https://127.0.0.1:{https}/v3/"}}
       - id: blog
         url: {blog}
         cms: wordpress
