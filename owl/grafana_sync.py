@@ -50,6 +50,7 @@ DEFAULT_LABEL_PROXY_URL = "http://prom-label-proxy:8080"
 PASSWORD_VARIABLE = "OWL_GRAFANA_ADMIN_PASSWORD"
 MESSAGE = "owl grafana sync"
 HOME_DASHBOARD_UID = "owl-client-overview"  # what a client sees first
+MAIN_ORG_ID = 1  # Grafana's first organization: OWL's own, with the provisioned dashboards
 
 
 class SyncError(Exception):
@@ -105,7 +106,7 @@ class GrafanaSync:
                     current = org_id
                 self._ensure_org_contents(client)
             # Grafana refuses to delete the organization one works in
-            safe = 1 if home in {org["id"] for org in leaving.values()} else home
+            safe = MAIN_ORG_ID if home in {org["id"] for org in leaving.values()} else home
             if leaving and current != safe:
                 self.api.organizations.switch_organization(safe)
                 current = safe
