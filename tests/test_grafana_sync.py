@@ -279,3 +279,15 @@ def test_a_request_outside_the_description_is_refused_and_recorded(grafana, meth
     assert response.status_code >= 400
     assert len(grafana.violations) == 1 and problem in grafana.violations[0]
     grafana.violations.clear()
+
+
+def test_an_unreachable_grafana_stops_the_sync_naming_its_address(tmp_path, password_file,
+                                                                  capsys):
+    from tests.support.processes import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(INVENTORY.format(clients=CLIENTS["demo"].format(name="Demo")))
+    assert cli.main(["grafana", "sync", "--url", url, "--inventory", str(inventory),
+                     "--password-file", str(password_file), "--timeout", "2"]) == 1
+    assert f"owl grafana sync: {url}:" in capsys.readouterr().err
