@@ -542,15 +542,15 @@ def on_call() -> builders.Dashboard:
                     "{{probe}}")],
              "dtdurations", steps("green", (DAY, "orange"), (2 * DAY, "red")), w=8, h=5),
         Spec("timeseries", "Notification failures",
-             "Alertmanager notifications that failed, by integration.",
+             "Alertmanager notifications that failed per second, by integration.",
              [Query("sum by (integration) (rate(alertmanager_notifications_failed_total"
                     "[$__rate_interval]))", "{{integration}}", instant=False)],
-             "short", steps("green", (0.001, "red")), w=12, h=6, minimum=0),
+             "ops", steps("green", (0.001, "red")), w=12, h=6, minimum=0),
         Spec("timeseries", "Rule evaluation failures",
-             "Prometheus rule evaluations that failed.",
+             "Prometheus rule evaluations that failed per second, by rule group.",
              [Query("sum by (rule_group) (rate(prometheus_rule_evaluation_failures_total"
                     "[$__rate_interval]))", "{{rule_group}}", instant=False)],
-             "short", steps("green", (0.001, "red")), w=12, h=6, minimum=0),
+             "ops", steps("green", (0.001, "red")), w=12, h=6, minimum=0),
     ]
     return _layout(
         _dashboard("owl-on-call", "On-call",
