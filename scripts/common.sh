@@ -5,7 +5,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${OWL_VENV:-$ROOT/.venv}"
 STACK_PACKAGES=(prometheus prometheus-alertmanager prometheus-blackbox-exporter
-                prometheus-node-exporter)
+                prometheus-node-exporter prometheus-node-exporter-collectors)
 STACK_SERVICES=(prometheus prometheus-alertmanager prometheus-blackbox-exporter
                 prometheus-node-exporter)
 

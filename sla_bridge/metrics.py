@@ -11,6 +11,9 @@ everything else is read from the database at scrape time by :class:`StateCollect
     owl_sla_penalty_rate{client}           this month's applied rate (after the cap)
     owl_sla_penalty_amount_euros{client}   this month's total
     owl_sla_penalty_cap_used_ratio{client} applied rate / cap
+    owl_sla_month_incidents{client,severity,sla}  this month's incidents by SLA status
+    owl_sla_ledger_line_amount_euros{client,incident_id,severity}  this month's ledger lines
+        (adjustment lines have incident_id "cap_adjustment" or "rounding_adjustment")
     owl_maintenance_windows_active{client}
     owl_notifications_unsent{client,kind}  client emails not (yet) accepted by the SMTP server
     owl_client_contract_info{client,tier,support_24_7,status} 1
@@ -26,6 +29,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, or_, select
 
 from sla_bridge.engine import lifecycle
+from sla_bridge.engine.alerts import SEVERITIES
 from sla_bridge.engine.ledger import month_of
 from sla_bridge.service import Observer, SlaService
 from sla_bridge.notify import NO_RECIPIENT, SUPPRESSED
@@ -40,7 +44,7 @@ def _client_label(client: str | None) -> str:
 
 
 class BridgeMetrics(Observer):
-    def __init__(self, registry: CollectorRegistry):
+    def __init__(self, registry: CollectorRegistry, clients: list[str]):
         self.incidents = Counter("owl_incidents", "Incidents opened, by client and severity.",
                                  ["client", "severity"], registry=registry)
         self.breaches = Counter("owl_sla_breaches", "Incidents whose response deadline passed "
@@ -49,6 +53,12 @@ class BridgeMetrics(Observer):
         self.time_to_ack = Histogram("owl_incident_time_to_acknowledge_seconds",
                                      "From clock start to the first acknowledgement.",
                                      ["severity"], buckets=ACK_BUCKETS, registry=registry)
+        # Series exist from the start, so that increase() sees a client's first incident.
+        for severity in SEVERITIES:
+            self.time_to_ack.labels(severity)
+            for client in clients:
+                self.incidents.labels(client, severity)
+                self.breaches.labels(client, severity)
 
     def created(self, incident: Incident) -> None:
         self.incidents.labels(_client_label(incident.client), incident.severity).inc()
@@ -71,6 +81,7 @@ class StateCollector(Collector):
         now = self.service.clock()
         yield from self._open_incidents(now)
         yield from self._penalties(now)
+        yield self._month_incidents(now)
         yield self._maintenance(now)
         yield self._unsent_notifications()
         yield self._contracts()
@@ -111,7 +122,14 @@ class StateCollector(Collector):
         terms = next(iter(self.service.terms.values()), None)
         ledgers = self.service.ledgers_of_month(month_of(now, terms.ledger_timezone)) \
             if terms else []
+        lines = GaugeMetricFamily("owl_sla_ledger_line_amount_euros",
+                                  "This month's penalty ledger, one series a line.",
+                                  labels=["client", "incident_id", "severity"])
         for ledger in ledgers:
+            for line in ledger.lines:
+                incident = str(line.incident_id) if line.incident_id is not None else line.kind
+                lines.add_metric([ledger.client, incident, line.severity or ""],
+                                 float(line.amount))
             rate.add_metric([ledger.client], float(ledger.applied_rate))
             amount.add_metric([ledger.client], float(ledger.total))
             used.add_metric([ledger.client], float(ledger.applied_rate / ledger.cap_rate)
@@ -119,6 +137,30 @@ class StateCollector(Collector):
         yield rate
         yield amount
         yield used
+        yield lines
+
+    def _month_incidents(self, now):
+        family = GaugeMetricFamily("owl_sla_month_incidents",
+                                   "This month's incidents by severity and SLA status.",
+                                   labels=["client", "severity", "sla"])
+        terms = next(iter(self.service.terms.values()), None)
+        if terms is None:
+            return family
+        with self.service.db.read() as session:
+            rows = session.execute(
+                select(Incident.client, Incident.severity, Incident.sla, Incident.deadline)
+                .where(Incident.month == month_of(now, terms.ledger_timezone),
+                       Incident.client.in_(self.service.terms))).all()
+        counts = defaultdict(int)
+        for client, severity, sla, deadline in rows:
+            if sla == lifecycle.PENDING and deadline < now:  # due for the next refresh
+                sla = lifecycle.BREACHED
+            counts[client, severity, sla] += 1
+        for client in sorted(self.service.terms):
+            for severity in SEVERITIES:
+                for sla in lifecycle.SLA_STATUSES:
+                    family.add_metric([client, severity, sla], counts[client, severity, sla])
+        return family
 
     def _maintenance(self, now):
         family = GaugeMetricFamily("owl_maintenance_windows_active",

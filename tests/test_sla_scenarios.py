@@ -378,3 +378,31 @@ def test_this_months_penalties_are_exported_as_metrics(worked_example):
     assert registry.get_sample_value("owl_sla_penalty_rate", {"client": "trial"}) is None
     tb.clock.now = at("2025-04-01 00:30")
     assert registry.get_sample_value("owl_sla_penalty_rate", {"client": "acme"}) == 0
+
+
+def test_this_months_incidents_and_ledger_lines_are_exported_for_the_dashboards(worked_example):
+    tb = worked_example
+    tb.clock.now = at("2025-03-31 23:00")
+    registry = tb.bridge.registry
+
+    def month(severity, sla, client="acme"):
+        return registry.get_sample_value("owl_sla_month_incidents",
+                                         {"client": client, "severity": severity, "sla": sla})
+
+    assert (month("critical", "breached"), month("major", "breached"),
+            month("minor", "breached"), month("critical", "met")) == (1, 2, 1, 0)
+    assert month("major", "pending", client="globex") == 0  # every status, every client
+    line = {"client": "acme", "incident_id": "2", "severity": "major"}
+    assert registry.get_sample_value("owl_sla_ledger_line_amount_euros", line) == 18
+    adjustment = {"client": "acme", "incident_id": "cap_adjustment", "severity": ""}
+    assert registry.get_sample_value("owl_sla_ledger_line_amount_euros", adjustment) == -18
+
+
+def test_incident_counters_exist_at_zero_before_the_first_incident(tb):
+    registry = tb.bridge.registry
+    for severity in ("critical", "major", "minor"):
+        labels = {"client": "globex", "severity": severity}
+        assert registry.get_sample_value("owl_incidents_total", labels) == 0
+        assert registry.get_sample_value("owl_sla_breaches_total", labels) == 0
+        assert registry.get_sample_value("owl_incident_time_to_acknowledge_seconds_count",
+                                         {"severity": severity}) == 0
