@@ -89,8 +89,8 @@ def test_a_site_outage_goes_through_as_an_incident_and_back(stack):
     # everything is up and scraped: the exporter found WordPress on the demo shop
     wait_until(lambda: _query(prometheus, 'owl_cms_info{client="demo",cms="wordpress"}'),
                timeout=60, message="the exporter's CMS metric in Prometheus")
-    assert _query(prometheus, 'probe_success{job="blackbox_http",client="demo"}')[0][
-        "value"][1] == "1"
+    wait_until(lambda: _query(prometheus, 'probe_success{job="blackbox_http",client="demo"} == 1'),
+               timeout=60, message="the demo shop probed up by blackbox_exporter")
     assert demo_incidents() == []
 
     broken = owl("demo", "break", "--state", str(stack["state"]))
