@@ -59,7 +59,8 @@ class Bridge:
                                   observer=self.metrics)
         self.service.record_contracts()
         self.deliveries = IngestBatcher(self.service)
-        self.registry.register(StateCollector(self.service))
+        self.registry.register(StateCollector(
+            self.service, {c.id: [site.id for site in c.sites] for c in config.inventory.clients}))
         self.tokens = TokenStore(self.db, config.webhook_token)
         self.notifier = Notifier(self.db, config.inventory,
                                  lambda client: self.service.terms.get(client), self.clock,

@@ -15,6 +15,7 @@ everything else is read from the database at scrape time by :class:`StateCollect
     owl_sla_ledger_line_amount_euros{client,incident_id,severity}  this month's ledger lines
         (adjustment lines have incident_id "cap_adjustment" or "rounding_adjustment")
     owl_maintenance_windows_active{client}
+    owl_maintenance_site_covered{client,site}  1 while a planned window covers the site
     owl_notifications_unsent{client,kind}  client emails not (yet) accepted by the SMTP server
     owl_client_contract_info{client,tier,support_24_7,status} 1
 """
@@ -31,7 +32,7 @@ from sqlalchemy import func, or_, select
 from sla_bridge.engine import lifecycle
 from sla_bridge.engine.alerts import SEVERITIES
 from sla_bridge.engine.ledger import month_of
-from sla_bridge.service import Observer, SlaService
+from sla_bridge.service import Observer, SlaService, window_of
 from sla_bridge.notify import NO_RECIPIENT, SUPPRESSED
 from sla_bridge.storage.schema import Incident, Maintenance, Notification
 
@@ -74,15 +75,16 @@ class BridgeMetrics(Observer):
 class StateCollector(Collector):
     """Open incidents, deadlines, this month's penalties, maintenance and contracts."""
 
-    def __init__(self, service: SlaService):
+    def __init__(self, service: SlaService, sites: dict[str, list[str]]):
         self.service = service
+        self.sites = sites  # client -> its site ids, for windows that cover every target
 
     def collect(self):
         now = self.service.clock()
         yield from self._open_incidents(now)
         yield from self._penalties(now)
         yield self._month_incidents(now)
-        yield self._maintenance(now)
+        yield from self._maintenance(now)
         yield self._unsent_notifications()
         yield self._contracts()
 
@@ -170,11 +172,23 @@ class StateCollector(Collector):
                 Maintenance.starts_at <= now, Maintenance.ends_at > now,
                 Maintenance.cancelled_at.is_(None))).all()
         active = defaultdict(int)
+        covered = GaugeMetricFamily(
+            "owl_maintenance_site_covered",
+            "1 while a planned window (announced 48 h ahead) covers the site: availability "
+            "leaves these minutes out.", labels=["client", "site"])
+        covered_sites = set()
         for row in rows:
             active[row.client] += 1
+            if window_of(row).planned:
+                sites = self.sites.get(row.client, [])
+                covered_sites.update((row.client, site) for site in sites
+                                     if row.targets is None or site in row.targets)
         for client in sorted(self.service.terms):
             family.add_metric([client], active.get(client, 0))
-        return family
+        for client, site in sorted(covered_sites):
+            covered.add_metric([client, site], 1)
+        yield family
+        yield covered
 
     def _unsent_notifications(self):
         """Messages still to go out; those deliberately not sent (suppressed, no recipient)

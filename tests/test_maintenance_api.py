@@ -260,6 +260,25 @@ def test_windows_are_listed_newest_first_by_client_and_by_activity(
     registry = tb.bridge.registry
     assert registry.get_sample_value("owl_maintenance_windows_active", {"client": "acme"}) == 1
     assert registry.get_sample_value("owl_maintenance_windows_active", {"client": "globex"}) == 1
+    # emergency windows are in progress, but only planned ones take sites out of availability
+    assert registry.get_sample_value("owl_maintenance_site_covered",
+                                     {"client": "acme", "site": "shop"}) is None
+
+
+def test_a_planned_window_in_progress_covers_its_sites_for_availability(tb):
+    day = dt.timedelta(hours=24)
+    on_blog = announce(tb, ahead=dt.timedelta(hours=48), length=day, targets=["blog", "web1"])
+    on_all = announce(tb, ahead=dt.timedelta(hours=60), length=day, client="globex")
+    assert (on_blog.status_code, on_all.status_code) == (201, 201)
+
+    def covered(client, site):
+        return tb.bridge.registry.get_sample_value("owl_maintenance_site_covered",
+                                                   {"client": client, "site": site})
+
+    assert covered("acme", "blog") is None  # not started yet
+    tb.clock.advance(hours=61)
+    assert (covered("acme", "blog"), covered("acme", "shop"), covered("globex", "www")) == \
+        (1, None, 1)
 
 
 @pytest.mark.parametrize("query, status, field", [
