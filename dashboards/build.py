@@ -6,8 +6,7 @@ the committed files equal to what this module builds. Every query names the one 
 (``owl grafana sync``) it is prom-label-proxy enforcing that client's ``client`` label, so the same
 JSON serves both.
 
-Metric names come from ``docs/metrics.md``. Panels that need a series the contract does not list
-yet name it in :data:`AWAITED` (the live panel test reports them until someone produces them).
+Metric names come from ``docs/metrics.md``.
 """
 
 from __future__ import annotations
@@ -49,13 +48,6 @@ def downtime_minutes(selector: str) -> str:
     return (f"sum by (site) (count_over_time({AVAILABILITY_1M}{{{selector}}}[$__range]) "
             f"- sum_over_time({AVAILABILITY_1M}{{{selector}}}[$__range]))")
 
-
-# Series the dashboards use that docs/metrics.md does not list yet, and who is to produce them.
-AWAITED = {
-    "owl_sla_month_incidents": "sla_bridge/metrics.py: gauge {client, severity, sla}, this month",
-    "owl_sla_ledger_line_amount_euros": "sla_bridge/metrics.py: gauge {client, incident_id, "
-                                        "severity}, this month's ledger lines",
-}
 
 CLIENT = 'client="$client"'
 CLIENTS = 'client=~"$client"'  # the on-call dashboard: several clients, or all
