@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from sqlalchemy import create_engine, text
+
+from tests.support.binaries import missing
 
 POSTGRES_ENV = "OWL_TEST_POSTGRES_URL"
 
@@ -18,10 +19,8 @@ def postgres_url() -> str:
     url = os.environ.get(POSTGRES_ENV)
     if url:
         return url
-    message = f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against (.ci/run starts one)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+    missing(f"{POSTGRES_ENV} is not set: no PostgreSQL server to test against "
+            "(scripts/test.sh starts one)")
 
 
 def reset_postgres(url: str) -> None:
