@@ -7,26 +7,37 @@ Three processes, so that each one's CPU and memory are its own:
 - the **sites** (``--serve``): every site of the benchmark on its own port of 127.0.0.1, served
   by one asyncio process from the fixture sites of ``tests/fixtures/sites`` (the same files, the
   same ``headers.json``, ``statuses.json`` and ``fallback.html`` rules), a mix of WordPress,
-  Drupal, Joomla, PrestaShop, Magento and a static site (:data:`MIX`);
+  Drupal, Joomla, PrestaShop, Magento and a static site (:data:`MIX`). A fifth of the sites are
+  shops: WooCommerce on WordPress pages, PrestaShop and Magento; each shop's API is one of the
+  fake shops of ``tests/fixtures/shops`` (imported, one instance per site: it records every
+  call), mounted under the platform's API path (:data:`SHOP_APIS`) next to the site's pages.
+  The same process serves a payment provider's script and a control port that tells what the
+  fake shops recorded;
 - the **exporter** (``--probe``): the real :class:`exporters.app.Exporter` on an inventory of
-  those sites (100 clients of tiers 1 to 4, ten sites each), with the vulnerability database of
-  the test fixtures, its scheduler started as ``owl exporter`` starts it; the cycle ends when every
-  (probe kind, site) job has run once. It prints wall time, CPU seconds and peak RSS. It runs
-  twice: with every kind (the cycle), then with the ``cms`` kind alone (detection only, what
-  whatweb does);
+  those sites (100 clients of tiers 1 to 4, ten sites each; shops of tier 3 and up have a
+  ``checkout``), with the vulnerability database of the test fixtures, its scheduler started as
+  ``owl exporter`` starts it; the cycle ends when every (probe kind, site) job has run once. It
+  prints wall time, CPU seconds and peak RSS. It runs twice: with every kind (the cycle: ``cms``,
+  ``vulnerabilities`` on tier 2 and up, ``shop`` on the checkouts), then with the ``cms`` kind
+  alone (detection only, what whatweb does);
 - **whatweb** (Debian package) on a sample of the same sites, in one invocation
   (``--aggression 1``: one request per site plus redirects), CPU from the children's rusage.
 
+After the cycle, from the calls the fake shops recorded: every shop with a checkout was probed,
+no other shop was, every test cart was left empty, and no order endpoint was ever called.
+
 Agreement: for each sampled site, whether whatweb and the exporter name the same CMS (or both
 none), and how often each finds the CMS the fixture really runs. Exit status 0 when every target
-is met: cycle under 60 s, peak RSS under 300 MB, less CPU per site than whatweb.
+is met (cycle under 60 s, peak RSS under 300 MB, less CPU per site than whatweb) and the shops
+check passes.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import asyncio
+import datetime as dt
+import io
 import json
 import mimetypes
 import random
@@ -36,34 +47,90 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import unquote
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SITES_DIR = ROOT / "tests" / "fixtures" / "sites"
 VULNDB_DIR = ROOT / "tests" / "fixtures" / "vulndb"
-# fixture folder -> (CMS it runs, weight in the mix)
+
+
+class Kind(NamedTuple):
+    folder: str  # fixture site whose pages it serves
+    cms: str | None  # CMS it runs (None: a static site)
+    shop: str | None  # shop platform, for a shop
+    weight: int  # sites of this kind per 200
+    checkout: bool = False  # a shop the ``shop`` probe can run on (given a tier-3+ client)
+
+
+# kind of site -> what it is; weights per 200 sites. A fifth are shops, in proportions close to
+# the open-source platforms' shares among small shops (WooCommerce 60 %, PrestaShop 25 %,
+# Magento 15 %). Every PrestaShop and Magento site is a shop; PrestaShop 1.6 and Magento 1 have
+# no checkout (the probe's flows need PrestaShop 1.7+ and Magento 2).
 MIX = {
-    "wordpress-6.8.1": ("wordpress", 14), "wordpress-5.8.1": ("wordpress", 8),
-    "wordpress-hardened": ("wordpress", 6), "wordpress-assets-only": ("wordpress", 4),
-    "wordpress-feed-only": ("wordpress", 4), "wordpress-meta-only": ("wordpress", 4),
-    "drupal-10.4.2": ("drupal", 6), "drupal-7.57": ("drupal", 4), "drupal-10": ("drupal", 4),
-    "joomla-4.2.7": ("joomla", 5), "joomla-5.3.4": ("joomla", 5),
-    "prestashop-8.2.3": ("prestashop", 6), "prestashop-1.6": ("prestashop", 4),
-    "magento-2.4": ("magento", 6), "magento-1.9": ("magento", 4),
-    "not-wordpress": (None, 6),
+    "wordpress-6.8.1": Kind("wordpress-6.8.1", "wordpress", None, 30),
+    "wordpress-5.8.1": Kind("wordpress-5.8.1", "wordpress", None, 18),
+    "wordpress-hardened": Kind("wordpress-hardened", "wordpress", None, 12),
+    "wordpress-assets-only": Kind("wordpress-assets-only", "wordpress", None, 10),
+    "wordpress-feed-only": Kind("wordpress-feed-only", "wordpress", None, 10),
+    "wordpress-meta-only": Kind("wordpress-meta-only", "wordpress", None, 10),
+    "drupal-10.4.2": Kind("drupal-10.4.2", "drupal", None, 12),
+    "drupal-7.57": Kind("drupal-7.57", "drupal", None, 9),
+    "drupal-10": Kind("drupal-10", "drupal", None, 9),
+    "joomla-4.2.7": Kind("joomla-4.2.7", "joomla", None, 12),
+    "joomla-5.3.4": Kind("joomla-5.3.4", "joomla", None, 12),
+    "not-wordpress": Kind("not-wordpress", None, None, 16),
+    "woocommerce/wordpress-6.8.1": Kind("wordpress-6.8.1", "wordpress", "woocommerce", 16, True),
+    "woocommerce/wordpress-5.8.1": Kind("wordpress-5.8.1", "wordpress", "woocommerce", 8, True),
+    "prestashop-8.2.3": Kind("prestashop-8.2.3", "prestashop", "prestashop", 8, True),
+    "prestashop-1.6": Kind("prestashop-1.6", "prestashop", "prestashop", 2),
+    "magento-2.4": Kind("magento-2.4", "magento", "magento", 5, True),
+    "magento-1.9": Kind("magento-1.9", "magento", "magento", 1),
 }
+# shop platform -> (fake shop class in tests/fixtures/shops, where its API answers: requests
+# whose path and query start with it go to the fake, the others to the site's pages, the
+# checkout of the inventory: the fake's test product and payment methods)
+SHOP_APIS = {
+    "woocommerce": ("tests.fixtures.shops.woocommerce:FakeWooCommerce", "/wp-json/wc/",
+                    {"product": "42", "payment_methods": ["bacs", "stripe"]}),
+    "prestashop": ("tests.fixtures.shops.prestashop:FakePrestaShop", "/index.php",
+                   {"product": "7"}),
+    "magento": ("tests.fixtures.shops.magento:FakeMagento", "/rest/",
+                {"product": "MUG-OWL", "payment_methods": ["checkmo", "stripe_payments"]}),
+}
+CHECKOUT_MIN_TIER = 3
+PROVIDER_PATH = "/v3/"  # the payment provider's script, as js.stripe.com/v3/
+MIX_SEED = 4
 TARGETS = {"wall_seconds": 60.0, "peak_rss_mb": 300.0}
 WHATWEB_CMS = {"WordPress": "wordpress", "Drupal": "drupal", "Joomla": "joomla",
                "PrestaShop": "prestashop", "Magento": "magento"}
 
 
 def site_folders(count: int) -> list[str]:
-    """``count`` folders in the proportions of :data:`MIX`, interleaved (deterministic)."""
-    cycle = [name for name, (_, weight) in MIX.items() for _ in range(weight)]
-    spread = sorted(range(len(cycle)), key=lambda i: (i * 7919) % len(cycle))
-    return [cycle[spread[i % len(cycle)]] for i in range(count)]
+    """``count`` kinds of :data:`MIX` in its proportions (largest remainder), shuffled with a
+    fixed seed: every kind spread over the clients and so over the tiers."""
+    total = sum(kind.weight for kind in MIX.values())
+    quotas = {name: count * kind.weight / total for name, kind in MIX.items()}
+    numbers = {name: int(quota) for name, quota in quotas.items()}
+    for name in sorted(quotas, key=lambda n: numbers[n] - quotas[n])[:count - sum(
+            numbers.values())]:
+        numbers[name] += 1
+    names = [name for name in MIX for _ in range(numbers[name])]
+    random.Random(MIX_SEED).shuffle(names)
+    return names
+
+
+def tier_of(index: int) -> int:
+    """The contract tier of the client of site ``index`` (ten sites a client)."""
+    return index // 10 % 4 + 1
+
+
+def has_checkout(folders: list[str], index: int) -> bool:
+    return MIX[folders[index]].checkout and tier_of(index) >= CHECKOUT_MIN_TIER
 
 
 # --- the sites -------------------------------------------------------------------------------
@@ -106,39 +173,166 @@ def _answer(site: dict, path: str) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
+def _fake_class(platform: str) -> type:
+    import importlib
+
+    module, name = SHOP_APIS[platform][0].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _wsgi_answer(app, port: int, method: str, target: str, headers: list[tuple[str, str]],
+                 body: bytes) -> bytes:
+    """Call the WSGI ``app`` (a fake shop) for one request; its HTTP/1.1 answer."""
+    path, _, query = target.partition("?")
+    environ = {"REQUEST_METHOD": method, "SCRIPT_NAME": "",
+               "PATH_INFO": unquote(path, "latin-1"), "QUERY_STRING": query,
+               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": str(port),
+               "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+               "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
+               "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
+               "wsgi.multithread": False, "wsgi.multiprocess": False, "wsgi.run_once": False}
+    for name, value in headers:
+        key = name.upper().replace("-", "_")
+        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            environ[key] = value
+        else:
+            key = "HTTP_" + key
+            environ[key] = f"{environ[key]}, {value}" if key in environ else value
+    started = []
+    chunks = app(environ, lambda status, response_headers, exc_info=None:
+                 started.append((status, response_headers)))
+    try:
+        answer = b"".join(chunks)
+    finally:
+        getattr(chunks, "close", lambda: None)()
+    status, response_headers = started[0]
+    head = [f"HTTP/1.1 {status}", f"Content-Length: {len(answer)}"]
+    head += [f"{name}: {value}" for name, value in response_headers
+             if name.lower() not in ("content-length", "transfer-encoding", "connection")]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + answer
+
+
+async def _read_request(reader) -> tuple[str, str, list[tuple[str, str]], bytes]:
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1")
+    request_line, *lines = head[:-4].split("\r\n")
+    method, target, _ = request_line.split(" ", 2)
+    headers = [tuple(part.strip() for part in line.split(":", 1)) for line in lines if ":" in line]
+    length = next((int(value) for name, value in headers if name.lower() == "content-length"), 0)
+    body = await reader.readexactly(length) if length else b""
+    return method, target, headers, body
+
+
+def _shop_summary(shops: dict[int, object], platform_of: dict[int, str]) -> dict:
+    """What each fake shop recorded (site index -> counts), for the check after the cycle."""
+    summary = {}
+    for index, shop in shops.items():
+        with shop.lock:
+            calls: dict[str, int] = {}
+            for call in shop.calls:
+                calls[call.endpoint] = calls.get(call.endpoint, 0) + 1
+            carts = getattr(shop, "carts", None) or getattr(shop, "sessions", {})
+            summary[str(index)] = {"platform": platform_of[index], "calls": calls, "order_calls": len(shop.order_calls()),
+                                   "orders": len(shop.orders), "carts": len(carts),
+                                   "nonempty_carts": shop.nonempty_carts()}
+    return summary
+
+
 async def _serve(count: int, ports_file: Path):
     resource.setrlimit(resource.RLIMIT_NOFILE, (20000, resource.getrlimit(
         resource.RLIMIT_NOFILE)[1]))
-    loaded = {name: _load_site(SITES_DIR / name) for name in MIX}
+    loaded = {kind.folder: _load_site(SITES_DIR / kind.folder) for kind in MIX.values()}
+    shops: dict[int, object] = {}  # site index -> its fake shop
+    platform_of: dict[int, str] = {}
+    provider_hits = [0]
 
-    def handler_for(site):
-        async def handle(reader, writer):
-            try:
-                while True:
-                    request = await reader.readuntil(b"\r\n\r\n")
-                    path = request.split(b" ", 2)[1].decode("latin-1")
-                    writer.write(_answer(site, path))
-                    await writer.drain()
-            except (asyncio.IncompleteReadError, ConnectionError, IndexError,
-                    asyncio.LimitOverrunError):
-                pass
-            finally:
-                writer.close()
-        return handle
+    async def answer_each(reader, writer, respond):
+        try:
+            while True:
+                writer.write(respond(*await _read_request(reader)))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError,
+                asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.close()
+
+    def handler_for(site, shop=None, api="", port_of=lambda: 0):
+        if shop is None:
+            async def handle(reader, writer):
+                try:
+                    while True:
+                        request = await reader.readuntil(b"\r\n\r\n")
+                        path = request.split(b" ", 2)[1].decode("latin-1")
+                        writer.write(_answer(site, path))
+                        await writer.drain()
+                except (asyncio.IncompleteReadError, ConnectionError, IndexError,
+                        asyncio.LimitOverrunError):
+                    pass
+                finally:
+                    writer.close()
+            return handle
+
+        def respond(method, target, headers, body):
+            if target.startswith(api):
+                return _wsgi_answer(shop, port_of(), method, target, headers, body)
+            return _answer(site, target)
+        return lambda reader, writer: answer_each(reader, writer, respond)
+
+    def provider(method, target, headers, body):
+        provider_hits[0] += 1
+        script = b"/* payment provider */ window.Provider = function () {};"
+        status = "200 OK" if target.startswith(PROVIDER_PATH) else "404 Not Found"
+        return (f"HTTP/1.1 {status}\r\nContent-Type: text/javascript\r\n"
+                f"Content-Length: {len(script)}\r\n\r\n").encode() + script
+
+    def control(method, target, headers, body):
+        document = json.dumps({"shops": _shop_summary(shops, platform_of),
+                               "provider_requests": provider_hits[0]}).encode()
+        return (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(document)}\r\n\r\n").encode() + document
 
     servers, ports = [], []
-    for name in site_folders(count):
-        server = await asyncio.start_server(handler_for(loaded[name]), "127.0.0.1", 0,
-                                            backlog=64)
+    for index, name in enumerate(site_folders(count)):
+        kind = MIX[name]
+        shop, api, port = None, "", []
+        if kind.shop:
+            shop, api = _fake_class(kind.shop)(), SHOP_APIS[kind.shop][1]
+            shops[index], platform_of[index] = shop, kind.shop
+        server = await asyncio.start_server(
+            handler_for(loaded[kind.folder], shop, api, lambda port=port: port[0]),
+            "127.0.0.1", 0, backlog=64)
+        port.append(server.sockets[0].getsockname()[1])
+        if shop is not None:
+            shop.url = f"http://127.0.0.1:{port[0]}/"
         servers.append(server)
-        ports.append(server.sockets[0].getsockname()[1])
-    ports_file.write_text(json.dumps(ports))
+        ports.append(port[0])
+    extra = {}
+    for name, respond in (("provider", provider), ("control", control)):
+        server = await asyncio.start_server(
+            lambda reader, writer, respond=respond: answer_each(reader, writer, respond),
+            "127.0.0.1", 0, backlog=64)
+        servers.append(server)
+        extra[name] = server.sockets[0].getsockname()[1]
+    ports_file.write_text(json.dumps({"sites": ports, **extra}))
     await asyncio.Event().wait()
 
 
 # --- the exporter ----------------------------------------------------------------------------
 
-def _inventory_text(ports: list[int], vulndb: Path) -> str:
+def _site_entry(index: int, port: int, folders: list[str], provider_port: int) -> dict:
+    kind = MIX[folders[index]]
+    site = {"id": f"site{index:04d}", "url": f"http://127.0.0.1:{port}/",
+            "cms": kind.cms or "other"}
+    if kind.shop:
+        site["shop"] = kind.shop
+        if has_checkout(folders, index):
+            site["checkout"] = {**SHOP_APIS[kind.shop][2], "payment_provider_url":
+                                f"http://127.0.0.1:{provider_port}{PROVIDER_PATH}"}
+    return site
+
+
+def _inventory_text(ports: list[int], folders: list[str], provider_port: int,
+                    vulndb: Path) -> str:
     import yaml
 
     clients = []
@@ -146,9 +340,9 @@ def _inventory_text(ports: list[int], vulndb: Path) -> str:
         index = number // 10
         clients.append({
             "id": f"client{index:03d}", "name": f"Client {index}",
-            "contract": {"tier": index % 4 + 1, "monthly_fee": "500.00", "quote": f"B-{index}",
-                         "start": dt.date(2025, 1, 1)},
-            "sites": [{"id": f"site{n:04d}", "url": f"http://127.0.0.1:{ports[n]}/"}
+            "contract": {"tier": tier_of(number), "monthly_fee": "500.00",
+                         "quote": f"B-{index}", "start": dt.date(2025, 1, 1)},
+            "sites": [_site_entry(n, ports[n], folders, provider_port)
                       for n in range(number, min(number + 10, len(ports)))]})
     return yaml.safe_dump({"provider": {"name": "OWL BENCH", "probes": {
         "vulnerability_db": str(vulndb)}}, "clients": clients}, sort_keys=False)
@@ -163,8 +357,12 @@ def _probe(inventory_path: Path, kinds: str, out: Path):
     exporter = Exporter(inventory)
     if kinds != "all":
         exporter.scheduler.kinds = tuple(k for k in exporter.scheduler.kinds if k.name == kinds)
-    jobs = sum(1 for target in exporter.targets() for kind in exporter.scheduler.kinds
-               if kind.applies_to(target))
+    per_kind: dict[str, int] = {}
+    for target in exporter.targets():
+        for kind in exporter.scheduler.kinds:
+            if kind.applies_to(target):
+                per_kind[kind.name] = per_kind.get(kind.name, 0) + 1
+    jobs = sum(per_kind.values())
     cpu_start, wall_start = time.process_time(), time.monotonic()
     exporter.start()
     while len(exporter.cache.runs()) < jobs:
@@ -176,9 +374,18 @@ def _probe(inventory_path: Path, kinds: str, out: Path):
     found = {run.target.site.url: (run.result.data.detection.cms
                                    if run.result.data.detection else None)
              for run in runs if run.probe == "cms" and run.result.success}
+    shops = [run for run in runs if run.probe == "shop"]
     out.write_text(json.dumps({
-        "jobs": jobs, "failed": sum(not run.result.success for run in runs),
-        "errors": sorted({run.result.error for run in runs if not run.result.success})[:5],
+        "jobs": jobs, "per_kind": per_kind,
+        "failed": sum(not run.result.success for run in runs),
+        "errors": sorted({f"{run.probe}: {run.result.error}" for run in runs
+                          if not run.result.success})[:5],
+        "shop_checkouts_passed": sum(run.result.data is not None
+                                     and run.result.data.checkout_success for run in shops),
+        "shop_carts_left": sum(run.result.data is not None
+                               and run.result.data.cart_left_nonempty for run in shops),
+        "shop_provider_up": sum(run.result.data is not None
+                                and bool(run.result.data.payment_provider_up) for run in shops),
         "wall": wall, "cpu": cpu, "peak_rss_mb":
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "found": found}))
 
@@ -188,6 +395,58 @@ def _run_probe_process(workdir: Path, inventory: Path, kinds: str) -> dict:
     subprocess.run([sys.executable, __file__, "--probe", str(inventory), "--kinds", kinds,
                     "--out", str(out)], check=True)
     return json.loads(out.read_text())
+
+
+def _recorded(control_port: int) -> dict:
+    """What the fake shops recorded so far (from the sites' process)."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{control_port}/shops", timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def check_shops(recorded: dict, folders: list[str]) -> tuple[bool, list[str]]:
+    """From the fakes' recorded calls: every shop with a checkout was probed and no other, every
+    test cart is empty, no order endpoint was called and no order exists. (ok, lines to print)"""
+    shops = {int(index): state for index, state in recorded["shops"].items()}
+    expected = {index for index in shops if has_checkout(folders, index)}
+    called = {index for index, state in shops.items() if state["calls"]}
+    by_platform: dict[str, int] = {}
+    for index in shops:
+        platform = MIX[folders[index]].shop
+        by_platform[platform] = by_platform.get(platform, 0) + 1
+    probed: dict[str, int] = {}
+    for index in expected:
+        platform = MIX[folders[index]].shop
+        probed[platform] = probed.get(platform, 0) + 1
+    endpoints: dict[str, dict[str, int]] = {}  # platform -> endpoint of its fake -> calls
+    for state in shops.values():
+        counts = endpoints.setdefault(state["platform"], {})
+        for endpoint, count in state["calls"].items():
+            counts[endpoint] = counts.get(endpoint, 0) + count
+    carts = sum(state["carts"] for state in shops.values())
+    nonempty = sum(state["nonempty_carts"] for state in shops.values())
+    order_calls = sum(state["order_calls"] for state in shops.values())
+    orders = sum(state["orders"] for state in shops.values())
+    unknown = sum(counts.get("(unknown)", 0) for counts in endpoints.values())
+    ok = called == expected and nonempty == 0 and order_calls == 0 and orders == 0
+    lines = [
+        "shops: " + ", ".join(f"{platform} {n}" for platform, n in sorted(
+            by_platform.items(), key=lambda item: -item[1]))
+        + f"; with a checkout (tier {CHECKOUT_MIN_TIER}+): {len(expected)} ("
+        + ", ".join(f"{platform} {n}" for platform, n in sorted(
+            probed.items(), key=lambda item: -item[1])) + ")",
+        (f"shops, recorded by the fakes: {len(called & expected)}/{len(expected)} with a "
+         f"checkout called, {len(called - expected)} without one called; payment provider "
+         f"{recorded['provider_requests']} requests"),
+        *(f"  {platform} calls: " + ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+          for platform, counts in sorted(endpoints.items()) if counts),
+        (f"shops, after the cycle: {carts} test carts, {nonempty} left with items; "
+         f"{order_calls} calls to an order endpoint, {orders} orders; "
+         f"{unknown} calls to unknown endpoints: {'OK' if ok else 'FAILED'}"),
+    ]
+    missed = sorted(expected - called)[:5]
+    if missed:
+        lines.append(f"  never called: {', '.join(f'site{i:04d}' for i in missed)}")
+    return ok, lines
 
 
 # --- whatweb ---------------------------------------------------------------------------------
@@ -240,11 +499,15 @@ def bench(args) -> int:
         deadline = time.monotonic() + 60
         while not ports_file.exists() and time.monotonic() < deadline:
             time.sleep(0.1)
-        ports = json.loads(ports_file.read_text())
+        served = json.loads(ports_file.read_text())
+        ports = served["sites"]
         folders = site_folders(args.sites)
         inventory = workdir / "inventory.yml"
-        inventory.write_text(_inventory_text(ports, _vulndb(workdir)))
+        inventory.write_text(_inventory_text(ports, folders, served["provider"],
+                                             _vulndb(workdir)))
         cycle = _run_probe_process(workdir, inventory, "all")
+        recorded = _recorded(served["control"])
+        (workdir / "shops.json").write_text(json.dumps(recorded))
         detection = _run_probe_process(workdir, inventory, "cms")
         sample = sorted(random.Random(args.seed).sample(range(args.sites),
                                                         min(args.whatweb_sample, args.sites)))
@@ -257,21 +520,28 @@ def bench(args) -> int:
     finally:
         server.terminate()
         server.wait(timeout=10)
-    return report(args, cycle, detection, whatweb, folders, ports, sample, urls)
+    return report(args, cycle, detection, whatweb, folders, ports, sample, urls, recorded)
 
 
-def report(args, cycle, detection, whatweb, folders, ports, sample, urls) -> int:
+def report(args, cycle, detection, whatweb, folders, ports, sample, urls, recorded) -> int:
     sites = args.sites
     mix = ", ".join(f"{cms or 'none'} {n}" for cms, n in _counts(folders))
     print(f"sites: {sites} ({mix})")
-    for name, run in (("full cycle (cms + vulnerabilities)", cycle),
+    for name, run in (("full cycle (" + " + ".join(cycle["per_kind"]) + ")", cycle),
                       ("detection only (cms kind)", detection)):
-        print(f"{name}: {run['jobs']} jobs, {run['failed']} failed, wall {run['wall']:.1f} s, "
-              f"CPU {run['cpu']:.1f} s = {1000 * run['cpu'] / sites:.1f} ms/site, "
-              f"peak RSS {run['peak_rss_mb']:.0f} MB")
+        kinds = ", ".join(f"{kind} {n}" for kind, n in run["per_kind"].items())
+        print(f"{name}: {run['jobs']} jobs ({kinds}), {run['failed']} failed, "
+              f"wall {run['wall']:.1f} s, CPU {run['cpu']:.1f} s = "
+              f"{1000 * run['cpu'] / sites:.1f} ms/site, peak RSS {run['peak_rss_mb']:.0f} MB")
         for error in run["errors"]:
             print(f"  e.g. {error}")
-    truth = {f"http://127.0.0.1:{ports[i]}/": MIX[folders[i]][0] for i in range(sites)}
+    shops_ok, lines = check_shops(recorded, folders)
+    print(f"shop probe: {cycle['shop_checkouts_passed']}/{cycle['per_kind'].get('shop', 0)} "
+          f"checkouts passed every step, {cycle['shop_provider_up']} payment providers up, "
+          f"{cycle['shop_carts_left']} reported a cart left with items")
+    for line in lines:
+        print(line)
+    truth = {f"http://127.0.0.1:{ports[i]}/": MIX[folders[i]].cms for i in range(sites)}
     ours_right = sum(cycle["found"].get(url) == cms for url, cms in truth.items())
     print(f"exporter: right CMS on {ours_right}/{sites} sites ({100 * ours_right / sites:.1f} %)")
     passed = (cycle["wall"] < TARGETS["wall_seconds"]
@@ -304,14 +574,15 @@ def report(args, cycle, detection, whatweb, folders, ports, sample, urls) -> int
     passed = passed and ratio_cycle < 1
     print(f"targets: cycle < {TARGETS['wall_seconds']:.0f} s, peak RSS < "
           f"{TARGETS['peak_rss_mb']:.0f} MB, less CPU per site than whatweb: "
-          f"{'all met' if passed else 'NOT MET'}")
-    return 0 if passed else 1
+          f"{'all met' if passed else 'NOT MET'}; shops: no order, every cart empty: "
+          f"{'OK' if shops_ok else 'FAILED'}")
+    return 0 if passed and shops_ok else 1
 
 
 def _counts(folders):
     counts = {}
     for folder in folders:
-        cms = MIX[folder][0]
+        cms = MIX[folder].cms
         counts[cms] = counts.get(cms, 0) + 1
     return sorted(counts.items(), key=lambda item: -item[1])
 
