@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from sla_bridge.engine.alerts import AlertNotice
 from sla_bridge.service import IngestResult, SlaService
 
-MAX_ALERTS_PER_TRANSACTION = 2000
+# Large enough to amortize a transaction, small enough that the last request of a batch does
+# not wait long for everyone else's alerts (the p99 of a storm).
+MAX_ALERTS_PER_TRANSACTION = 500
 
 
 @dataclass(eq=False)

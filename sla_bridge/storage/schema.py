@@ -21,7 +21,6 @@ class UtcDateTime(TypeDecorator):
 
     impl = DateTime(timezone=True)
     cache_ok = True
-    _SQLITE_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
     def load_dialect_impl(self, dialect):
         if dialect.name == "sqlite":
@@ -34,7 +33,9 @@ class UtcDateTime(TypeDecorator):
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the database; times must be aware")
         value = value.astimezone(UTC)
-        return value.strftime(self._SQLITE_FORMAT) if dialect.name == "sqlite" else value
+        if dialect.name == "sqlite":  # isoformat: several times faster than strftime
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+        return value
 
     def process_result_value(self, value, dialect):
         if value is None:
