@@ -32,8 +32,9 @@ from sqlalchemy import func, or_, select
 from sla_bridge.engine import lifecycle
 from sla_bridge.engine.alerts import SEVERITIES
 from sla_bridge.engine.ledger import month_of
-from sla_bridge.service import Observer, SlaService, window_of
 from sla_bridge.notify import NO_RECIPIENT, SUPPRESSED
+from sla_bridge.service import Observer, SlaService
+from sla_bridge.storage.queries import window_of
 from sla_bridge.storage.schema import Incident, Maintenance, Notification
 
 ACK_BUCKETS = (60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 48 * 3600,

@@ -7,21 +7,35 @@ after, maintenance, contract changes), from which ``owl sla replay`` recomputes 
 from __future__ import annotations
 
 import datetime as dt
-import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from sla_bridge.engine import lifecycle
 from sla_bridge.engine.alerts import SEVERITIES, AlertNotice
-from sla_bridge.engine.ledger import Breach, Ledger, build_ledger, month_bounds, month_of
+from sla_bridge.engine.ledger import (
+    Breach,
+    Ledger,
+    build_ledger,
+    month_bounds,
+    month_of,
+)
 from sla_bridge.engine.lifecycle import Action
 from sla_bridge.engine.maintenance import MaintenanceWindow
 from sla_bridge.engine.terms import CalendarCache, ClientTerms, terms_from_snapshot
 from sla_bridge.storage.database import Database
-from sla_bridge.storage.schema import Event, Incident, Maintenance
+from sla_bridge.storage.queries import (
+    NewIncident,
+    insert_incidents,
+    latest_contract_snapshots,
+    latest_incidents,
+    lock_fingerprints,
+    maintenance_windows,
+    new_positions,
+)
+from sla_bridge.storage.schema import Event, Incident
 from sla_bridge.timefmt import rfc3339
 
 UTC = dt.timezone.utc
@@ -48,46 +62,6 @@ class Observer:
 
 
 CREATED, UPDATED, DUPLICATE = "created", "updated", "duplicate"
-
-
-@dataclass(slots=True)
-class NewIncident:
-    """An incident this delivery creates, before it is inserted.
-
-    A plain object with the columns of :class:`Incident`: a storm creates thousands, and a
-    mapped instance costs several times more to build and read back for the bulk insert.
-    """
-
-    fingerprint: str
-    client: str | None
-    alertname: str
-    severity: str
-    target: str | None
-    labels: dict
-    summary: str
-    description: str
-    security: bool
-    first_starts_at: dt.datetime
-    last_starts_at: dt.datetime
-    started_at: dt.datetime
-    month: str
-    deadline: dt.datetime | None
-    sla_basis: str
-    sla: str
-    maintenance_id: int | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    penalty_rate: str = "0"
-    state: str = "open"
-    acknowledged_at: dt.datetime | None = None
-    acknowledged_by: str | None = None
-    resolved_at: dt.datetime | None = None
-    exclusion_reason: str | None = None
-    exclusion_note: str | None = None
-    excluded_by: str | None = None
-    excluded_at: dt.datetime | None = None
-    security_notified_at: dt.datetime | None = None
-    id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -173,7 +147,7 @@ class SlaService:
         """Write a ``contract`` event for each client whose terms differ from the last recorded."""
         changed = []
         with self.db.write() as session:
-            recorded = _latest_contract_snapshots(session)
+            recorded = latest_contract_snapshots(session)
             for client, terms in sorted(self.terms.items()):
                 snapshot = terms.snapshot()
                 if recorded.get(client) != snapshot:
@@ -200,12 +174,12 @@ class SlaService:
         """
         outcomes = [Outcome(n.dedup_key, DUPLICATE, None) for n in notices]
         with self.db.write() as session:
-            self._lock_fingerprints(session, {n.fingerprint for n in notices})
-            fresh = _new_positions(session, notices)
+            lock_fingerprints(session, {n.fingerprint for n in notices})
+            fresh = new_positions(session, notices)
             if not fresh:
                 return IngestResult(outcomes)
-            latest = _latest_incidents(session, {notices[i].fingerprint for i in fresh})
-            windows = _windows(session, {notices[i].client for i in fresh if notices[i].client},
+            latest = latest_incidents(session, {notices[i].fingerprint for i in fresh})
+            windows = maintenance_windows(session, {notices[i].client for i in fresh if notices[i].client},
                                min(notices[i].clock_start for i in fresh))
             now = self.clock()
             for i in fresh:
@@ -217,7 +191,7 @@ class SlaService:
                 if incident is not None:
                     latest[notice.fingerprint] = incident
                 outcomes[i] = Outcome(notice.dedup_key, kind, incident)
-            _insert_incidents(session, [outcomes[i].incident for i in fresh
+            insert_incidents(session, [outcomes[i].incident for i in fresh
                                         if outcomes[i].kind == CREATED])
             session.flush()
             session.connection().execute(insert(Event.__table__), [
@@ -281,18 +255,6 @@ class SlaService:
             self.observer.breached(incident)
             return True
         return False
-
-    def _lock_fingerprints(self, session: Session, fingerprints: Iterable[str]) -> None:
-        """Serialize deliveries of the same alert across bridge replicas (PostgreSQL).
-
-        SQLite needs nothing more: its writers are already serialized by ``BEGIN IMMEDIATE``.
-        """
-        if self.db.dialect != "postgresql":
-            return
-        # sorted, so that two transactions never wait on each other in a cycle
-        keys = sorted({zlib.crc32(fp.encode()) for fp in fingerprints})
-        session.execute(text("SELECT pg_advisory_xact_lock(key) "
-                             "FROM unnest(CAST(:keys AS bigint[])) AS key"), {"keys": keys})
 
     # --- statuses over time ------------------------------------------------------------------
 
@@ -444,93 +406,7 @@ def _get(session: Session, incident_id: int) -> Incident:
     return incident
 
 
-_INCIDENT_COLUMNS = [column.key for column in Incident.__table__.columns if column.key != "id"]
-assert set(_INCIDENT_COLUMNS) | {"id"} == set(NewIncident.__slots__), "NewIncident != Incident"
-
-
-def _insert_incidents(session: Session, incidents: list[NewIncident]) -> None:
-    """Insert new incidents in one round trip and give each its id.
-
-    SQLite returns the ids of a multi-row insert. On PostgreSQL the ids come from the sequence
-    first and the rows go through psycopg's pipelined ``executemany``: a multi-row
-    ``INSERT ... RETURNING`` would be parsed anew by psycopg for every batch size.
-    """
-    if not incidents:
-        return
-    rows = [{key: getattr(incident, key) for key in _INCIDENT_COLUMNS} for incident in incidents]
-    table = Incident.__table__
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        ids = connection.execute(_NEXT_INCIDENT_IDS, {"n": len(rows)}).scalars().all()
-        for row, incident_id in zip(rows, ids):
-            row["id"] = incident_id
-        connection.execute(insert(table), rows)
-    else:
-        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        ids = connection.execute(statement, rows).scalars().all()
-    for incident, incident_id in zip(incidents, ids):
-        incident.id = incident_id
-
-
-# Built once: storms call these for every transaction, and building a statement costs more than
-# running it on an empty result.
-_KNOWN_KEYS = select(Event.dedup_key).where(Event.dedup_key.in_(bindparam("keys", expanding=True)))
-_EPISODES = select(Incident.id, Incident.fingerprint, Incident.last_starts_at).where(
-    Incident.fingerprint.in_(bindparam("fingerprints", expanding=True)))
-_NEXT_INCIDENT_IDS = text("SELECT nextval(pg_get_serial_sequence('incidents', 'id')) "
-                          "FROM generate_series(1, :n)")
-_BY_IDS = select(Incident).where(Incident.id.in_(bindparam("ids", expanding=True)))
-_WINDOWS = select(Maintenance).where(Maintenance.client.in_(bindparam("clients", expanding=True)),
-                                     Maintenance.ends_at > bindparam("since"))
-
-
-def _new_positions(session: Session, notices: list[AlertNotice]) -> list[int]:
-    """Where in ``notices`` the news not yet in the event history is, each once, in order."""
-    keys = list({n.dedup_key for n in notices})
-    known = set(session.execute(_KNOWN_KEYS, {"keys": keys}).scalars())
-    fresh = []
-    for position, notice in enumerate(notices):
-        if notice.dedup_key not in known:
-            known.add(notice.dedup_key)
-            fresh.append(position)
-    return fresh
-
-
 def _alert_event(notice: AlertNotice, incident: Incident | None) -> dict:
     return {"kind": "alert", "at": notice.received_at, "client": notice.client, "actor": None,
             "incident_id": incident.id if incident is not None else None,
             "dedup_key": notice.dedup_key, "payload": notice_payload(notice)}
-
-
-def _latest_incidents(session: Session, fingerprints: set[str]) -> dict[str, Incident]:
-    """The most recent incident of each fingerprint that has one."""
-    newest: dict[str, tuple] = {}
-    for incident_id, fingerprint, last in session.execute(
-            _EPISODES, {"fingerprints": list(fingerprints)}):
-        if fingerprint not in newest or last > newest[fingerprint][1]:
-            newest[fingerprint] = (incident_id, last)
-    if not newest:
-        return {}
-    ids = [incident_id for incident_id, _ in newest.values()]
-    return {row.fingerprint: row
-            for row in session.execute(_BY_IDS, {"ids": ids}).scalars()}
-
-
-def _windows(session: Session, clients: set[str], since: dt.datetime) -> list[MaintenanceWindow]:
-    if not clients:
-        return []
-    rows = session.execute(_WINDOWS, {"clients": list(clients), "since": since}).scalars()
-    return [window_of(row) for row in rows]
-
-
-def window_of(row: Maintenance) -> MaintenanceWindow:
-    return MaintenanceWindow(row.id, row.client, tuple(row.targets) if row.targets else None,
-                             row.starts_at, row.ends_at, row.emergency, row.announced_at,
-                             row.cancelled_at)
-
-
-def _latest_contract_snapshots(session: Session) -> dict[str, dict]:
-    newest = (select(Event.client, func.max(Event.id).label("id"))
-              .where(Event.kind == "contract").group_by(Event.client).subquery())
-    rows = session.scalars(select(Event).join(newest, Event.id == newest.c.id)).all()
-    return {row.client: row.payload["contract"] for row in rows}

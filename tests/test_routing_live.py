@@ -17,7 +17,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-import yaml
 
 from owl.inventory import parse_inventory
 from owl.render.alertmanager import alertmanager_config

@@ -14,7 +14,7 @@ from sla_bridge.maintenance import (
     WindowOver,
     WindowRequest,
 )
-from sla_bridge.service import window_of
+from sla_bridge.storage.queries import window_of
 from sla_bridge.storage.schema import Maintenance
 from sla_bridge.timefmt import rfc3339
 from sla_bridge.webhook import PayloadError, parse_time
