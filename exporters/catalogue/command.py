@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+from owl.files import write_atomically
 
 
 def register(subparsers):
@@ -30,8 +30,12 @@ def register(subparsers):
 
 
 def run_refresh(args) -> int:
-    from exporters.catalogue.model import (CatalogueError, dump_catalogue, load_catalogue,
-                                           shipped_catalogue_path)
+    from exporters.catalogue.model import (
+        CatalogueError,
+        dump_catalogue,
+        load_catalogue,
+        shipped_catalogue_path,
+    )
     from exporters.catalogue.refresh import UPSTREAMS, RefreshError, refresh
 
     upstreams = {}
@@ -50,16 +54,7 @@ def run_refresh(args) -> int:
     except (CatalogueError, RefreshError) as exc:
         print(f"owl catalogue refresh: {exc}; nothing written", file=sys.stderr)
         return 1
-    _write(out, dump_catalogue(new))
+    write_atomically(out, dump_catalogue(new))
     count = sum(len(core.branches) for core in new.cores.values())
     print(f"{out}: {len(new.cores)} CMS, {count} branches, dated {new.date.isoformat()}")
     return 0
-
-
-def _write(path: Path, text: str):
-    """Replace ``path`` at once (a probe reading it sees the old file or the new one)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
-import tempfile
 from pathlib import Path
+
+from owl.files import write_atomically
 
 FORMATS = ("wordfence", "friendsofphp", "cisa-kev")
 
@@ -32,8 +32,13 @@ def register(subparsers):
 def run_import(args) -> int:
     from exporters.vulndb.friendsofphp import read_friendsofphp
     from exporters.vulndb.kev import mark_exploited, read_kev
-    from exporters.vulndb.model import (Database, VulnDbError, dump_database, load_database,
-                                        merged)
+    from exporters.vulndb.model import (
+        Database,
+        VulnDbError,
+        dump_database,
+        load_database,
+        merged,
+    )
     from exporters.vulndb.wordfence import read_wordfence
 
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
@@ -42,7 +47,7 @@ def run_import(args) -> int:
         database = load_database(db_path) if db_path.exists() else Database(updated=now)
         if args.format == "cisa-kev":
             new, changed = mark_exploited(database, read_kev(args.file))
-            _write(db_path, dump_database(new.model_copy(update={"updated": now})))
+            write_atomically(db_path, dump_database(new.model_copy(update={"updated": now})))
             print(f"{db_path}: {changed} advisories marked known exploited")
             return 0
         read = {"wordfence": read_wordfence, "friendsofphp": read_friendsofphp}[args.format]
@@ -51,17 +56,9 @@ def run_import(args) -> int:
         print(f"owl vulndb import: {exc}", file=sys.stderr)
         return 1
     new = merged(database, records, now)
-    _write(db_path, dump_database(new))
+    write_atomically(db_path, dump_database(new))
     for note in notes[:20]:
         print(f"note: {note}", file=sys.stderr)
     print(f"{db_path}: {len(records)} advisories imported from {args.format}, "
           f"{len(new.vulnerabilities)} in the database")
     return 0
-
-
-def _write(path: Path, text: str):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)

@@ -24,6 +24,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from owl.files import write_atomically
 from owl.inventory import Inventory
 from owl.render.alertmanager import render_alertmanager
 from owl.render.blackbox import render_blackbox
@@ -68,22 +69,8 @@ def write_rendered(files: dict[str, str], out_dir: Path) -> None:
     out_dir = Path(out_dir)
     (out_dir / DASHBOARDS_DIR).mkdir(parents=True, exist_ok=True)  # mounted even when empty
     for relative, text in files.items():
-        _write_atomically(out_dir / relative, text)
+        write_atomically(out_dir / relative, text)
     _remove_stale(files, out_dir)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write a hidden temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
 
 
 def _remove_stale(files: dict[str, str], out_dir: Path) -> None:
