@@ -236,6 +236,15 @@ def repair_site(state_dir: str | Path, site: str = DEFAULT_SITE) -> bool:
     return True
 
 
+# A well-kept site sends these: the demo stays quiet until `owl demo break`.
+SECURITY_HEADERS = (
+    ("Strict-Transport-Security", "max-age=31536000"),
+    ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'self'"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+)
+
+
 def make_app(state_dir: str | Path):
     """The demo site's WSGI app; reads the break flags of ``state_dir`` on every request."""
     store = StoreApi()
@@ -254,7 +263,8 @@ def make_app(state_dir: str | Path):
         template, content_type, headers = _PAGES[path]
         body = template.substitute(base=application_uri(environ), wp=WORDPRESS_VERSION,
                                    wc=WOOCOMMERCE_VERSION, drupal=DRUPAL_GENERATOR)
-        start_response("200 OK", [("Content-Type", content_type), *headers])
+        start_response("200 OK", [("Content-Type", content_type), *headers,
+                                  *SECURITY_HEADERS])
         return [body.encode("utf-8")]
 
     return app

@@ -64,6 +64,14 @@ def test_the_shop_has_a_feed_and_versioned_core_assets(demo_site):
     assert requests.get(asset, timeout=5).status_code == 200
 
 
+def test_the_demo_sends_the_security_headers_a_scan_looks_for(demo_site):
+    from exporters.probes.headers import missing_headers
+
+    base, _ = demo_site
+    page = requests.get(f"{base}/", timeout=5)
+    assert not any(missing_headers(page.headers).values())
+
+
 def test_acme_is_a_drupal_10_site(demo_site):
     base, _ = demo_site
     page = requests.get(f"{base}/acme/", timeout=5)
