@@ -12,7 +12,7 @@ import signal
 import sys
 
 from exporters.sharding import Shard, parse_shard
-from owl.inventory import InventoryError, load_inventory
+from owl.cli import inventory_or_exit
 
 log = logging.getLogger(__name__)
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -58,11 +58,7 @@ def run(args) -> int:
 
     from exporters.app import Exporter
 
-    try:
-        inventory = load_inventory(args.inventory)
-    except InventoryError as exc:
-        print("\n".join(exc.problems), file=sys.stderr)
-        return 1
+    inventory = inventory_or_exit(args.inventory)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.log_level != "debug":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
 import sys
 
@@ -30,6 +31,14 @@ def inventory_or_exit(path: str, consequence: str = ""):
             print(problem, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s) found{consequence}", file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def date_argument(text: str) -> dt.date:
+    """An argparse type for ``YYYY-MM-DD`` options such as ``--now``."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date such as 2025-07-15") from None
 
 
 def _check(args) -> int:

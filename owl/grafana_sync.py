@@ -36,7 +36,8 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlencode
 
-from owl.inventory import Client, InventoryError, format_duration, load_inventory
+from owl.cli import date_argument, inventory_or_exit
+from owl.inventory import Client, format_duration
 from owl.render.grafana import DATASOURCE_UID
 
 MARKER = re.compile(r" \(owl:(?P<id>[a-z0-9][a-z0-9_-]{0,62})\)$")
@@ -275,12 +276,7 @@ def run_sync(args) -> int:
     from grafana_client import GrafanaApi
     from grafana_client.client import GrafanaException
 
-    try:
-        inventory = load_inventory(args.inventory)
-    except InventoryError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 1
+    inventory = inventory_or_exit(args.inventory, ": nothing synchronized")
     try:
         password = read_password(args.password_file)
     except (SyncError, OSError) as exc:
@@ -303,15 +299,6 @@ def run_sync(args) -> int:
     return 0
 
 
-def _day(text: str) -> dt.date:
-    import argparse
-
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date such as 2025-07-15") from None
-
-
 def register(subparsers) -> None:
     grafana = subparsers.add_parser("grafana", help="Grafana organizations of the clients")
     actions = grafana.add_subparsers(dest="grafana_command", required=True, metavar="ACTION")
@@ -327,6 +314,6 @@ def register(subparsers) -> None:
     sync.add_argument("--label-proxy-url", default=DEFAULT_LABEL_PROXY_URL,
                       help="prom-label-proxy as Grafana reaches it (default: %(default)s)")
     sync.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
-    sync.add_argument("--now", metavar="YYYY-MM-DD", type=_day,
+    sync.add_argument("--now", metavar="YYYY-MM-DD", type=date_argument,
                       help="the day contracts are judged on (default: today)")
     sync.set_defaults(handler=run_sync)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from owl.cli import inventory_or_exit
+from owl.cli import date_argument, inventory_or_exit
 from owl.render import RenderOptions, render, write_rendered
 from owl.render.profile import DEFAULT_TOKEN_FILE, PROFILES
 from owl.render.webhook_token import TokenFileError, ensure_token_file
@@ -27,17 +26,10 @@ def register(subparsers) -> None:
                         f"DIR/{DEFAULT_TOKEN_FILE}); created with a random token if missing")
     parser.add_argument("--profile", choices=PROFILES, default="local",
                         help="local processes (default) or docker-compose services")
-    parser.add_argument("--now", metavar="YYYY-MM-DD", type=_day,
+    parser.add_argument("--now", metavar="YYYY-MM-DD", type=date_argument,
                         help="the day contracts are judged on (terminations, trials); "
                         "default: today in the provider's timezone")
     parser.set_defaults(handler=run_render)
-
-
-def _day(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date such as 2025-07-15") from None
 
 
 def run_render(args) -> int:
