@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sla_bridge.engine import lifecycle
@@ -28,6 +28,7 @@ from sla_bridge.engine.terms import CalendarCache, ClientTerms, terms_from_snaps
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.queries import (
     NewIncident,
+    insert_events,
     insert_incidents,
     latest_contract_snapshots,
     latest_incidents,
@@ -194,8 +195,8 @@ class SlaService:
             insert_incidents(session, [outcomes[i].incident for i in fresh
                                         if outcomes[i].kind == CREATED])
             session.flush()
-            session.connection().execute(insert(Event.__table__), [
-                _alert_event(notices[i], outcomes[i].incident) for i in fresh])
+            insert_events(session, [_alert_event(notices[i], outcomes[i].incident)
+                                    for i in fresh])
         return IngestResult(outcomes)
 
     def _apply(self, notice: AlertNotice, latest: Incident | None,
@@ -406,7 +407,8 @@ def _get(session: Session, incident_id: int) -> Incident:
     return incident
 
 
-def _alert_event(notice: AlertNotice, incident: Incident | None) -> dict:
-    return {"kind": "alert", "at": notice.received_at, "client": notice.client, "actor": None,
-            "incident_id": incident.id if incident is not None else None,
-            "dedup_key": notice.dedup_key, "payload": notice_payload(notice)}
+def _alert_event(notice: AlertNotice, incident: Incident | None) -> tuple:
+    """An ``alert`` event's row, in the order of ``ALERT_EVENT_COLUMNS``."""
+    return ("alert", notice.received_at, notice.client, None,
+            incident.id if incident is not None else None, notice.dedup_key,
+            notice_payload(notice))

@@ -7,6 +7,7 @@ are plain objects inserted in bulk, and nothing goes through the ORM's unit of w
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -72,32 +73,84 @@ def lock_fingerprints(session: Session, fingerprints: Iterable[str]) -> None:
                          "FROM unnest(CAST(:keys AS bigint[])) AS key"), {"keys": keys})
 
 
-INCIDENT_COLUMNS = [column.key for column in Incident.__table__.columns if column.key != "id"]
-assert set(INCIDENT_COLUMNS) | {"id"} == set(NewIncident.__slots__), "NewIncident != Incident"
+class BulkInsert:
+    """An ``INSERT`` of many rows through the driver's own ``executemany``.
+
+    Each value is bound as its column's type binds it (the processors SQLAlchemy itself uses),
+    but without SQLAlchemy's per-row parameter machinery: in a storm that machinery cost more
+    than SQLite's insert. Rows are tuples in the order of ``columns``.
+    """
+
+    def __init__(self, table, columns: list[str]):
+        self.table = table
+        self.columns = columns
+        self._prepared: dict[str, tuple] = {}  # per dialect: SQL, processors, order, names
+        self._binds_none: set[int] = set()  # columns whose processor turns None into a value
+
+    def execute(self, connection, rows: Iterable[tuple]) -> None:
+        sql, processors, order, names = self._prepare(connection.dialect)
+        parameters = []
+        for row in rows:
+            values = list(row)
+            for index, process in processors:
+                if values[index] is not None or index in self._binds_none:
+                    values[index] = process(values[index])
+            if order is not None:
+                values = [values[i] for i in order]
+            parameters.append(dict(zip(names, values)) if names else tuple(values))
+        if parameters:
+            connection.exec_driver_sql(sql, parameters)
+
+    def _prepare(self, dialect) -> tuple:
+        prepared = self._prepared.get(dialect.name)
+        if prepared is None:
+            compiled = insert(self.table).compile(dialect=dialect, column_keys=self.columns)
+            processors = []
+            for index, key in enumerate(self.columns):
+                process = self.table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
+                if process is not None:
+                    processors.append((index, process))
+                    if process(None) is not None:  # JSON binds None as 'null'
+                        self._binds_none.add(index)
+            order, names = None, self.columns
+            if compiled.positional:
+                order = [self.columns.index(name) for name in compiled.positiontup]
+                order, names = (None if order == sorted(order) else order), None
+            prepared = self._prepared[dialect.name] = (compiled.string, processors, order, names)
+        return prepared
+
+
+INCIDENT_COLUMNS = [column.key for column in Incident.__table__.columns]
+assert set(INCIDENT_COLUMNS) == set(NewIncident.__slots__), "NewIncident != Incident"
+_INSERT_INCIDENTS = BulkInsert(Incident.__table__, INCIDENT_COLUMNS)
+_INCIDENT_VALUES = operator.attrgetter(*INCIDENT_COLUMNS)
+ALERT_EVENT_COLUMNS = ["kind", "at", "client", "actor", "incident_id", "dedup_key", "payload"]
+_INSERT_EVENTS = BulkInsert(Event.__table__, ALERT_EVENT_COLUMNS)
 
 
 def insert_incidents(session: Session, incidents: list[NewIncident]) -> None:
-    """Insert new incidents in one round trip and give each its id.
+    """Insert new incidents in one ``executemany`` and give each its id.
 
-    SQLite returns the ids of a multi-row insert. On PostgreSQL the ids come from the sequence
-    first and the rows go through psycopg's pipelined ``executemany``: a multi-row
-    ``INSERT ... RETURNING`` would be parsed anew by psycopg for every batch size.
+    The ids are taken first: from the sequence on PostgreSQL (a multi-row ``INSERT ...
+    RETURNING`` would be parsed anew by psycopg for every batch size), and on SQLite as the
+    rowids SQLite would give, the largest plus one (the transaction is the only writer).
     """
     if not incidents:
         return
-    rows = [{key: getattr(incident, key) for key in INCIDENT_COLUMNS} for incident in incidents]
-    table = Incident.__table__
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        ids = connection.execute(_NEXT_INCIDENT_IDS, {"n": len(rows)}).scalars().all()
-        for row, incident_id in zip(rows, ids):
-            row["id"] = incident_id
-        connection.execute(insert(table), rows)
+        ids = connection.execute(_NEXT_INCIDENT_IDS, {"n": len(incidents)}).scalars().all()
     else:
-        statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
-        ids = connection.execute(statement, rows).scalars().all()
+        largest = connection.execute(_LARGEST_INCIDENT_ID).scalar_one()
+        ids = range(largest + 1, largest + 1 + len(incidents))
     for incident, incident_id in zip(incidents, ids):
         incident.id = incident_id
+    _INSERT_INCIDENTS.execute(connection, map(_INCIDENT_VALUES, incidents))
+
+
+def insert_events(session: Session, rows: Iterable[tuple]) -> None:
+    """Insert alert events, each a tuple in the order of :data:`ALERT_EVENT_COLUMNS`."""
+    _INSERT_EVENTS.execute(session.connection(), rows)
 
 
 # Built once: storms call these for every transaction, and building a statement costs more than
@@ -107,6 +160,7 @@ _EPISODES = select(Incident.id, Incident.fingerprint, Incident.last_starts_at).w
     Incident.fingerprint.in_(bindparam("fingerprints", expanding=True)))
 _NEXT_INCIDENT_IDS = text("SELECT nextval(pg_get_serial_sequence('incidents', 'id')) "
                           "FROM generate_series(1, :n)")
+_LARGEST_INCIDENT_ID = select(func.coalesce(func.max(Incident.id), 0))
 _BY_IDS = select(Incident).where(Incident.id.in_(bindparam("ids", expanding=True)))
 _WINDOWS = select(Maintenance).where(Maintenance.client.in_(bindparam("clients", expanding=True)),
                                      Maintenance.ends_at > bindparam("since"))

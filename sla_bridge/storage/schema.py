@@ -32,7 +32,8 @@ class UtcDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to the database; times must be aware")
-        value = value.astimezone(UTC)
+        if value.tzinfo is not UTC:
+            value = value.astimezone(UTC)
         if dialect.name == "sqlite":  # isoformat: several times faster than strftime
             return value.replace(tzinfo=None).isoformat(" ", "microseconds")
         return value
