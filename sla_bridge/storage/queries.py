@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from sla_bridge.engine.alerts import AlertNotice
 from sla_bridge.engine.maintenance import MaintenanceWindow
-from sla_bridge.storage.schema import Event, Incident, Maintenance
+from sla_bridge.storage.schema import Event, Incident, Maintenance, UtcDateTime
 
 
 @dataclass(slots=True)
@@ -84,17 +84,25 @@ class BulkInsert:
     def __init__(self, table, columns: list[str]):
         self.table = table
         self.columns = columns
-        self._prepared: dict[str, tuple] = {}  # per dialect: SQL, processors, order, names
-        self._binds_none: set[int] = set()  # columns whose processor turns None into a value
+        self._prepared: dict[str, tuple] = {}  # per dialect: SQL, binds, order, names
 
     def execute(self, connection, rows: Iterable[tuple]) -> None:
-        sql, processors, order, names = self._prepare(connection.dialect)
+        sql, binds, order, names = self._prepare(connection.dialect)
+        bound: dict[tuple, object] = {}  # a batch repeats the same times: bind each once
         parameters = []
         for row in rows:
             values = list(row)
-            for index, process in processors:
-                if values[index] is not None or index in self._binds_none:
-                    values[index] = process(values[index])
+            for index, process, binds_none, memo in binds:
+                value = values[index]
+                if value is None and not binds_none:
+                    continue
+                if memo:
+                    key = (index, value)
+                    if key not in bound:
+                        bound[key] = process(value)
+                    values[index] = bound[key]
+                else:
+                    values[index] = process(value)
             if order is not None:
                 values = [values[i] for i in order]
             parameters.append(dict(zip(names, values)) if names else tuple(values))
@@ -105,18 +113,19 @@ class BulkInsert:
         prepared = self._prepared.get(dialect.name)
         if prepared is None:
             compiled = insert(self.table).compile(dialect=dialect, column_keys=self.columns)
-            processors = []
+            binds = []
             for index, key in enumerate(self.columns):
-                process = self.table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
+                column_type = self.table.c[key].type
+                process = column_type.dialect_impl(dialect).bind_processor(dialect)
                 if process is not None:
-                    processors.append((index, process))
-                    if process(None) is not None:  # JSON binds None as 'null'
-                        self._binds_none.add(index)
+                    # JSON binds None as 'null'; times repeat within a batch and are hashable
+                    binds.append((index, process, process(None) is not None,
+                                  isinstance(column_type, UtcDateTime)))
             order, names = None, self.columns
             if compiled.positional:
                 order = [self.columns.index(name) for name in compiled.positiontup]
                 order, names = (None if order == sorted(order) else order), None
-            prepared = self._prepared[dialect.name] = (compiled.string, processors, order, names)
+            prepared = self._prepared[dialect.name] = (compiled.string, binds, order, names)
         return prepared
 
 
