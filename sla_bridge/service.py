@@ -170,8 +170,8 @@ class SlaService:
         """Store what is new in ``notices``; redeliveries change nothing.
 
         Storms come as many small requests, so this is the bridge's hot path: three reads, then
-        new incidents and events inserted in bulk (Core, not the ORM's unit of work); only
-        incidents that already existed go through the session.
+        new incidents and events inserted in bulk through the driver (not the ORM's unit of
+        work); only incidents that already existed go through the session.
         """
         outcomes = [Outcome(n.dedup_key, DUPLICATE, None) for n in notices]
         with self.db.write() as session:
