@@ -18,6 +18,8 @@ everything else is read from the database at scrape time by :class:`StateCollect
     owl_maintenance_site_covered{client,site}  1 while a planned window covers the site
     owl_notifications_unsent{client,kind}  client emails not (yet) accepted by the SMTP server
     owl_client_contract_info{client,tier,support_24_7,status} 1
+    owl_client_data_without_contract{client} 1  data kept for a client who left the inventory
+        without being terminated (section 9 cannot apply: see sla_bridge.retention)
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from sla_bridge.engine import lifecycle
 from sla_bridge.engine.alerts import SEVERITIES
 from sla_bridge.engine.ledger import month_of
 from sla_bridge.notify import NO_RECIPIENT, SUPPRESSED
+from sla_bridge.retention import clients_without_contract
 from sla_bridge.service import Observer, SlaService
 from sla_bridge.storage.queries import window_of
 from sla_bridge.storage.schema import Incident, Maintenance, Notification
@@ -88,6 +91,7 @@ class StateCollector(Collector):
         yield from self._maintenance(now)
         yield self._unsent_notifications()
         yield self._contracts()
+        yield self._without_contract()
 
     def _open_incidents(self, now):
         counts = GaugeMetricFamily("owl_incidents_open", "Incidents not yet resolved.",
@@ -216,4 +220,13 @@ class StateCollector(Collector):
             family.add_metric([client], {"tier": str(terms.tier),
                                          "support_24_7": str(terms.support_24_7).lower(),
                                          "status": terms.status})
+        return family
+
+    def _without_contract(self):
+        family = GaugeMetricFamily(
+            "owl_client_data_without_contract",
+            "1 for a client whose data is kept though it left the inventory unterminated.",
+            labels=["client"])
+        for client in clients_without_contract(self.service.db, self.service.terms):
+            family.add_metric([client], 1)
         return family

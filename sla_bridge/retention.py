@@ -4,6 +4,11 @@
 due day the client can export everything; on it, the daily job deletes incidents, the event
 history, notifications, maintenance windows and tokens, and leaves one ``deletions`` row saying
 when and how much. Running the job again changes nothing.
+
+A client removed from the inventory is judged by the last contract the bridge recorded for it:
+taking a terminated client out of the inventory early does not keep its data forever. One removed
+without ever being terminated keeps its data (deleting on a typo in the inventory would be worse);
+:func:`clients_without_contract` names them, for the metric and alert that ask an operator to act.
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ import logging
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from sla_bridge.engine.terms import ClientTerms
+from sla_bridge.engine.terms import CalendarCache, ClientTerms, terms_from_snapshot
 from sla_bridge.storage.database import Database
+from sla_bridge.storage.queries import latest_contract_snapshots
 from sla_bridge.storage.schema import Deletion, Event, Incident, Maintenance, Notification, Token
 
 WORKING_DAYS_BEFORE_DELETION = 7
@@ -33,11 +39,28 @@ def deletion_record(db: Database, client: str) -> Deletion | None:
         return session.scalars(select(Deletion).where(Deletion.client == client)).first()
 
 
-def delete_due_clients(db: Database, terms: dict[str, ClientTerms], now: dt.datetime
-                       ) -> list[str]:
+def recorded_contracts(db: Database, terms: dict[str, ClientTerms],
+                       calendars: CalendarCache | None = None) -> dict[str, ClientTerms]:
+    """``terms``, plus the last recorded contract of each client no longer in them."""
+    with db.read() as session:
+        recorded = latest_contract_snapshots(session)
+    calendars = calendars or CalendarCache()
+    removed = {client: terms_from_snapshot(client, snapshot, calendars)
+               for client, snapshot in recorded.items() if client not in terms}
+    return {**removed, **terms}
+
+
+def clients_without_contract(db: Database, terms: dict[str, ClientTerms]) -> list[str]:
+    """Clients whose data the bridge keeps though they left the inventory unterminated."""
+    return sorted(client for client, client_terms in recorded_contracts(db, terms).items()
+                  if client not in terms and client_terms.terminated_on is None)
+
+
+def delete_due_clients(db: Database, terms: dict[str, ClientTerms], now: dt.datetime,
+                       calendars: CalendarCache | None = None) -> list[str]:
     """Delete the data of every terminated client whose deletion day has come."""
     deleted = []
-    for client, client_terms in sorted(terms.items()):
+    for client, client_terms in sorted(recorded_contracts(db, terms, calendars).items()):
         due = deletion_due(client_terms)
         today = now.astimezone(client_terms.ledger_timezone).date()
         if due is None or today < due or deletion_record(db, client) is not None:

@@ -24,7 +24,8 @@ def start_jobs(bridge) -> BackgroundScheduler:
     scheduler.add_job(bridge.service.refresh_statuses, "interval",
                       seconds=STATUS_REFRESH_SECONDS, id="refresh_statuses",
                       max_instances=1, coalesce=True)
-    scheduler.add_job(lambda: delete_due_clients(bridge.db, bridge.service.terms, bridge.clock()),
+    scheduler.add_job(lambda: delete_due_clients(bridge.db, bridge.service.terms, bridge.clock(),
+                                                 bridge.service.calendars),
                       "interval", hours=1, id="delete_terminated_clients", max_instances=1,
                       coalesce=True, next_run_time=bridge.clock())
     scheduler.add_job(bridge.silence_sync.run, "interval", seconds=SILENCED_SYNC_SECONDS,

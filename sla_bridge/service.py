@@ -36,7 +36,7 @@ from sla_bridge.storage.queries import (
     maintenance_windows,
     new_positions,
 )
-from sla_bridge.storage.schema import Event, Incident
+from sla_bridge.storage.schema import Deletion, Event, Incident
 from sla_bridge.timefmt import rfc3339
 
 UTC = dt.timezone.utc
@@ -145,13 +145,17 @@ class SlaService:
     # --- contracts -------------------------------------------------------------------------
 
     def record_contracts(self) -> list[str]:
-        """Write a ``contract`` event for each client whose terms differ from the last recorded."""
+        """Write a ``contract`` event for each client whose terms differ from the last recorded.
+
+        Not for a client whose data was deleted (section 9): only the deletion record stays.
+        """
         changed = []
         with self.db.write() as session:
             recorded = latest_contract_snapshots(session)
+            deleted = set(session.scalars(select(Deletion.client)))
             for client, terms in sorted(self.terms.items()):
                 snapshot = terms.snapshot()
-                if recorded.get(client) != snapshot:
+                if client not in deleted and recorded.get(client) != snapshot:
                     session.add(Event(kind="contract", at=self.clock(), client=client,
                                       payload={"contract": snapshot}))
                     changed.append(client)

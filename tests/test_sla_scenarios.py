@@ -367,6 +367,72 @@ def test_a_terminated_clients_data_is_exported_then_deleted_after_seven_working_
     tb.bridge.db.dispose()
 
 
+WITHOUT_GLOBEX = INVENTORY[:INVENTORY.index("  - id: globex")] + \
+    INVENTORY[INVENTORY.index("  - id: trial"):]
+
+
+def restarted(tb, database_url, inventory):
+    """The same database, served again after the inventory changed."""
+    tb.bridge.db.dispose()
+    return make_bridge(database_url, tb.clock(), inventory)
+
+
+def events_of(tb, client):
+    from sqlalchemy import select
+
+    from sla_bridge.storage.schema import Event
+
+    with tb.bridge.db.read() as session:
+        return session.scalars(select(Event.kind).where(Event.client == client)).all()
+
+
+def test_a_terminated_client_removed_from_the_inventory_is_still_deleted_on_its_day(
+        database_url):
+    from sla_bridge.retention import delete_due_clients
+
+    tb = make_bridge(database_url, at("2025-12-22 10:00"), TERMINATED)
+    tb.post_alerts(alert(client="globex", site="www", starts_at=at("2025-12-22 09:00")))
+    tb = restarted(tb, database_url, WITHOUT_GLOBEX)
+    terms = tb.bridge.service.terms
+    assert "globex" not in terms
+    tb.clock.now = at("2026-01-05 23:00")
+    assert delete_due_clients(tb.bridge.db, terms, tb.clock()) == []
+    tb.clock.now = at("2026-01-06 00:30")
+    assert delete_due_clients(tb.bridge.db, terms, tb.clock()) == ["globex"]
+    assert events_of(tb, "globex") == [] and tb.incidents() == []
+    tb.bridge.db.dispose()
+
+
+def test_a_client_removed_without_termination_keeps_its_data_and_is_reported(database_url):
+    from sla_bridge.retention import delete_due_clients
+
+    tb = make_bridge(database_url, at("2025-12-22 10:00"))
+    tb.post_alerts(alert(client="globex", site="www", starts_at=at("2025-12-22 09:00")))
+    metric = ("owl_client_data_without_contract", {"client": "globex"})
+    assert tb.bridge.registry.get_sample_value(*metric) is None
+    tb = restarted(tb, database_url, WITHOUT_GLOBEX)
+    tb.clock.now = at("2027-01-01 10:00")
+    assert delete_due_clients(tb.bridge.db, tb.bridge.service.terms, tb.clock()) == []
+    assert [i["client"] for i in tb.incidents()] == ["globex"]
+    assert tb.bridge.registry.get_sample_value(*metric) == 1
+    tb = restarted(tb, database_url, INVENTORY)  # put back: nothing to report any more
+    assert tb.bridge.registry.get_sample_value(*metric) is None
+    tb.bridge.db.dispose()
+
+
+def test_a_deleted_client_left_in_the_inventory_gets_no_new_record(database_url):
+    from sla_bridge.retention import delete_due_clients
+
+    tb = make_bridge(database_url, at("2026-01-06 10:00"), TERMINATED)
+    assert events_of(tb, "globex") == ["contract"]
+    assert delete_due_clients(tb.bridge.db, tb.bridge.service.terms, tb.clock()) == ["globex"]
+    tb = restarted(tb, database_url, TERMINATED)
+    assert events_of(tb, "globex") == []
+    assert tb.bridge.registry.get_sample_value("owl_client_data_without_contract",
+                                               {"client": "globex"}) is None
+    tb.bridge.db.dispose()
+
+
 def test_this_months_penalties_are_exported_as_metrics(worked_example):
     tb = worked_example
     tb.clock.now = at("2025-03-31 23:00")
