@@ -9,3 +9,7 @@ A package so that the rule files ship as package data: ``owl config render`` cop
 monitored now, from the tier that includes them (``contracts.yml``). Alerts without ``client`` are
 provider-internal. Security alerts say ``category="security"``. Runbooks: ``docs/runbooks.md``.
 """
+
+# The always-firing heartbeat of stack.yml: routed to the dead man's switch, and to the bridge,
+# which takes it as proof that Alertmanager reaches it, not as an incident.
+WATCHDOG_ALERT = "Watchdog"

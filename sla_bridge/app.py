@@ -54,7 +54,8 @@ class Bridge:
         if config.migrate:
             self.db.upgrade()
         self.registry = CollectorRegistry()
-        self.metrics = BridgeMetrics(self.registry, [c.id for c in config.inventory.clients])
+        self.metrics = BridgeMetrics(self.registry, [c.id for c in config.inventory.clients],
+                                     started_at=self.clock())
         self.service = SlaService(self.db, terms_from_inventory(config.inventory), self.clock,
                                   observer=self.metrics)
         self.service.record_contracts()

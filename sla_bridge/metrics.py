@@ -1,11 +1,14 @@
 """The bridge's metrics, for dashboards and alert rules.
 
-Counters and the histogram move as things happen (``BridgeMetrics`` observes the service);
+Counters, the histogram and the Watchdog's gauge move as things happen (``BridgeMetrics``
+observes the service);
 everything else is read from the database at scrape time by :class:`StateCollector`:
 
     owl_incidents_total{client,severity}                       counter
     owl_sla_breaches_total{client,severity}                    counter
     owl_incident_time_to_acknowledge_seconds{severity}          histogram
+    owl_bridge_watchdog_last_received_timestamp_seconds        gauge: the last delivery of the
+        Watchdog, or the bridge's start until the first (Alertmanager re-sends it hourly)
     owl_incidents_open{client,severity}                        gauge
     owl_incident_deadline_timestamp_seconds{client,severity,incident_id,alertname}
     owl_sla_penalty_rate{client}           this month's applied rate (after the cap)
@@ -26,7 +29,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+import datetime as dt
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, or_, select
@@ -49,7 +54,7 @@ def _client_label(client: str | None) -> str:
 
 
 class BridgeMetrics(Observer):
-    def __init__(self, registry: CollectorRegistry, clients: list[str]):
+    def __init__(self, registry: CollectorRegistry, clients: list[str], started_at: dt.datetime):
         self.incidents = Counter("owl_incidents", "Incidents opened, by client and severity.",
                                  ["client", "severity"], registry=registry)
         self.breaches = Counter("owl_sla_breaches", "Incidents whose response deadline passed "
@@ -58,6 +63,10 @@ class BridgeMetrics(Observer):
         self.time_to_ack = Histogram("owl_incident_time_to_acknowledge_seconds",
                                      "From clock start to the first acknowledgement.",
                                      ["severity"], buckets=ACK_BUCKETS, registry=registry)
+        self.watchdog = Gauge("owl_bridge_watchdog_last_received_timestamp_seconds",
+                              "When Alertmanager last delivered the Watchdog to the bridge (the "
+                              "bridge's start until it first does).", registry=registry)
+        self.watchdog.set(started_at.timestamp())
         # Series exist from the start, so that increase() sees a client's first incident.
         for severity in SEVERITIES:
             self.time_to_ack.labels(severity)
@@ -67,6 +76,9 @@ class BridgeMetrics(Observer):
 
     def created(self, incident: Incident) -> None:
         self.incidents.labels(_client_label(incident.client), incident.severity).inc()
+
+    def heartbeat(self, at: dt.datetime) -> None:
+        self.watchdog.set(at.timestamp())
 
     def breached(self, incident: Incident) -> None:
         self.breaches.labels(_client_label(incident.client), incident.severity).inc()

@@ -61,8 +61,11 @@ class Observer:
 
     def acknowledged(self, incident: Incident) -> None: ...
 
+    def heartbeat(self, at: dt.datetime) -> None:
+        """The Watchdog was delivered (every delivery, redeliveries included)."""
 
-CREATED, UPDATED, DUPLICATE = "created", "updated", "duplicate"
+
+CREATED, UPDATED, DUPLICATE, HEARTBEAT = "created", "updated", "duplicate", "heartbeat"
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,9 @@ class SlaService:
         work); only incidents that already existed go through the session.
         """
         outcomes = [Outcome(n.dedup_key, DUPLICATE, None) for n in notices]
+        for notice in notices:
+            if notice.heartbeat:
+                self.observer.heartbeat(notice.received_at)
         with self.db.write() as session:
             lock_fingerprints(session, {n.fingerprint for n in notices})
             fresh = new_positions(session, notices)
@@ -189,6 +195,9 @@ class SlaService:
             now = self.clock()
             for i in fresh:
                 notice = notices[i]
+                if notice.heartbeat:  # kept in the history, but it is not an incident
+                    outcomes[i] = Outcome(notice.dedup_key, HEARTBEAT, None)
+                    continue
                 incident, action = self._apply(notice, latest.get(notice.fingerprint),
                                                windows, now)
                 kind = DUPLICATE if action is Action.DUPLICATE else (

@@ -1,6 +1,9 @@
 """The bridge's HTTP interface, on SQLite and on PostgreSQL."""
 
 import pytest
+from sqlalchemy import select
+
+from sla_bridge.storage.schema import Event
 
 from tests.support.bridge import WEBHOOK_TOKEN, alert, at, make_bridge, webhook
 
@@ -77,6 +80,43 @@ def test_alerts_without_a_client_are_recorded_as_provider_internal(tb):
     assert incident["client"] is None
     assert incident["sla"] == "no_sla"
     assert incident["deadline"] is None
+
+
+WATCHDOG = {"alertname": "Watchdog", "client": None, "site": None, "severity": "none"}
+LAST_WATCHDOG = "owl_bridge_watchdog_last_received_timestamp_seconds"
+
+
+def test_the_watchdog_is_kept_in_the_history_but_opens_no_incident(tb):
+    response = tb.post_alerts(alert(**WATCHDOG, starts_at=at("2025-03-07 09:00")),
+                              alert(starts_at=at("2025-03-07 09:58")))
+    assert response.json == {"received": 2, "created": 1, "updated": 0, "duplicates": 0}
+    assert [i["alertname"] for i in tb.incidents()] == ["SiteDown"]
+    with tb.bridge.db.read() as session:
+        history = session.execute(select(Event.payload, Event.incident_id)
+                                  .where(Event.kind == "alert").order_by(Event.id)).all()
+    assert [(p["labels"]["alertname"], incident is None) for p, incident in history] \
+        == [("Watchdog", True), ("SiteDown", False)]
+
+
+def test_every_delivery_of_the_watchdog_counts_as_heard_redeliveries_included(tb):
+    registry = tb.bridge.registry
+    started = at("2025-03-07 10:00").timestamp()
+    assert registry.get_sample_value(LAST_WATCHDOG) == started  # the start, until it comes
+    watchdog = alert(**WATCHDOG, starts_at=at("2025-03-07 09:00"))
+    tb.clock.advance(minutes=3)
+    tb.post_alerts(watchdog)
+    assert registry.get_sample_value(LAST_WATCHDOG) == started + 180
+    tb.clock.advance(hours=1)
+    assert tb.post_alerts(watchdog).json["received"] == 1
+    assert registry.get_sample_value(LAST_WATCHDOG) == started + 180 + 3600
+    assert tb.incidents() == []
+
+
+def test_a_client_alert_named_watchdog_is_an_ordinary_incident(tb):
+    tb.post_alerts(alert(alertname="Watchdog", starts_at=at("2025-03-07 09:58")))
+    [incident] = tb.incidents()
+    assert incident["client"] == "acme" and incident["sla"] == "pending"
+    assert tb.bridge.registry.get_sample_value(LAST_WATCHDOG) == at("2025-03-07 10:00").timestamp()
 
 
 def test_alerts_for_an_unknown_client_are_accepted_without_sla(tb):

@@ -118,7 +118,8 @@ def test_an_incident_unacknowledged_at_its_deadline_stays_breached_after_resolvi
 
 
 def test_a_provider_internal_incident_has_no_sla(tb):
-    tb.post_alerts(alert(alertname="Watchdog", client=None, site=None, severity="none"))
+    tb.post_alerts(alert(alertname="PrometheusRuleEvaluationFailing", client=None, site=None,
+                         severity="major"))
     assert only(tb)["sla"] == "no_sla"
 
 

@@ -38,6 +38,7 @@ import importlib.resources
 
 import yaml
 
+from alert_rules import WATCHDOG_ALERT
 from owl.inventory import Client, Inventory, Receiver, Receivers, Smtp
 from owl.render.profile import Profile, host_port
 from owl.render.serialize import to_yaml
@@ -49,7 +50,6 @@ BRIDGE_RECEIVER = "owl-bridge"
 BRIDGE_ALERTS_PATH = "/api/v1/alerts"
 NULL_RECEIVER = "null"
 WATCHDOG_RECEIVER = "watchdog"
-WATCHDOG_ALERT = "Watchdog"
 # severity -> (receiver name, field of provider.receivers), section 5a of the contract
 SEVERITY_CHANNELS = {
     "critical": ("pager", "pager"),

@@ -6,6 +6,8 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, field
 
+from alert_rules import WATCHDOG_ALERT
+
 SEVERITIES = ("critical", "major", "minor")
 TARGET_LABELS = ("site", "server")
 
@@ -47,6 +49,11 @@ class AlertNotice:
     @property
     def security(self) -> bool:
         return self.labels.get("category") == "security"
+
+    @property
+    def heartbeat(self) -> bool:
+        """The provider's always-firing Watchdog: news of the pipeline, not an incident."""
+        return self.labels.get("alertname") == WATCHDOG_ALERT and self.client is None
 
     @property
     def clock_start(self) -> dt.datetime:
