@@ -2,8 +2,8 @@
 server for email (``tests.support.smtp``) and HTTP servers for the pager, ticket and bridge
 webhooks.
 
-Alertmanager reads the real clock, so the calendars are made around "now" in Paris: one open all
-day every day, one open all day but whose holidays include today (the render's holiday source is
+Alertmanager reads the real clock, so the calendars are made around "now" in Paris: the default
+one open all day every day, one open all day but whose holidays include today (the render's holiday source is
 replaced, the rest of the render is the real one), one closed at this hour. Only the timings are
 shortened (group waits and intervals of a second or two); routes, time intervals, inhibition and
 receivers are as rendered.
@@ -33,6 +33,8 @@ provider:
   name: OWL SYSTEMS
   smtp: {{host: 127.0.0.1, port: {smtp}, sender: monitoring@owl-systems.example}}
   stack: {{bridge: "127.0.0.1:{bridge}"}}
+  # open at any hour, so that the clients on the default calendar are open whenever this runs
+  calendar: {{hours: {{mon-sun: "00:00-24:00"}}}}
   receivers:
     pager: {{webhook_url: "http://127.0.0.1:{pager}/page", webhook_token_file: "{token_file}"}}
     phone_email: {{email: astreinte@owl-systems.example}}
