@@ -27,9 +27,8 @@ everything else is read from the database at scrape time by :class:`StateCollect
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import datetime as dt
+from collections import defaultdict
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
