@@ -527,7 +527,14 @@ def on_call() -> builders.Dashboard:
              "Whether Prometheus scrapes each part of the stack.",
              [Query('min by (job) (up{job=~"prometheus|alertmanager|blackbox_exporter'
                     '|owl_exporter|owl_bridge"})', "{{job}}")],
-             "none", OK_IS_ONE, w=12, h=5, mappings=UP_DOWN),
+             "none", OK_IS_ONE, w=8, h=5, mappings=UP_DOWN),
+        Spec("stat", "Bridge last heard Alertmanager",
+             "Time since the SLA bridge last received the Watchdog, which Alertmanager re-sends "
+             "to it every hour (or since the bridge started); over 3 hours, alerts are not "
+             "reaching it (OwlBridgeNotHearingAlertmanager).",
+             [Query("time() - max(owl_bridge_watchdog_last_received_timestamp_seconds)",
+                    "owl_bridge")],
+             "dtdurations", steps("green", (2 * 3600, "orange"), (3 * 3600, "red")), w=4, h=5),
         Spec("stat", "Oldest probe run",
              "Time since the owl exporter last ran each kind of probe, the oldest target first.",
              [Query("max by (probe) (time() - owl_probe_last_run_timestamp_seconds)",
