@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
@@ -47,14 +48,16 @@ class Exporter:
     """Probes the monitored targets of ``shard`` and serves what they found.
 
     ``kinds`` defaults to every kind of :mod:`exporters.kinds`, scheduled as the inventory says.
+    ``storage_path``: the folder where probes keep results across restarts (None: memory only).
     """
 
     def __init__(self, inventory: Inventory, kinds: Iterable[ProbeKind] | None = None,
-                 shard: Shard = Shard(), clock: Callable[[], dt.datetime] = utc_now):
+                 shard: Shard = Shard(), clock: Callable[[], dt.datetime] = utc_now,
+                 storage_path: Path | None = None):
         self.inventory = inventory
         self.shard = shard
         self.clock = clock
-        self.context = ProbeContext(inventory.provider.probes, clock)
+        self.context = ProbeContext(inventory.provider.probes, clock, storage_path)
         self.cache = ResultCache()
         kinds = probe_kinds(self.context) if kinds is None else kinds
         self.scheduler = ProbeScheduler(kinds, self.cache, self.targets)

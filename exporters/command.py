@@ -10,6 +10,8 @@ import argparse
 import logging
 import signal
 import sys
+import tempfile
+from pathlib import Path
 
 from exporters.sharding import Shard, parse_shard
 from owl.cli import inventory_or_exit
@@ -37,6 +39,10 @@ def register(subparsers):
                         help="probe only shard I of N (1 <= I <= N); targets are split by "
                         "crc32 of client/id, so N instances with 1/N .. N/N cover each target "
                         "exactly once (default: 1/1, everything)")
+    parser.add_argument("--storage.path", dest="storage_path", type=Path, metavar="DIR",
+                        help="keep the probes' state (last backup checks and restore tests) in "
+                        "DIR, created if missing, so that a restart does not run them all again; "
+                        "one DIR per instance (default: memory only)")
     parser.add_argument("--log.level", dest="log_level", choices=LOG_LEVELS, default="info")
     parser.set_defaults(handler=run)
 
@@ -53,6 +59,18 @@ def listen_address(text: str) -> str:
     return f"0.0.0.0{text}" if text.startswith(":") else text
 
 
+def storage_problem(folder: Path) -> str | None:
+    """Why ``folder`` (created if missing) cannot hold the exporter's state; None if it can.
+    Writing is tried now rather than at the first result worth keeping, hours later."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return f"cannot use --storage.path {folder}: {exc}"
+    return None
+
+
 def run(args) -> int:
     from waitress import create_server
 
@@ -64,7 +82,11 @@ def run(args) -> int:
     if args.log_level != "debug":
         logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per job run is noise
     address = listen_address(args.listen_address or inventory.provider.stack.exporter)
-    exporter = Exporter(inventory, shard=args.shard)
+    problem = args.storage_path and storage_problem(args.storage_path)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    exporter = Exporter(inventory, shard=args.shard, storage_path=args.storage_path)
     try:
         server = create_server(exporter.app, listen=address, threads=4)
     except (OSError, ValueError) as exc:

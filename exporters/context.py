@@ -3,7 +3,8 @@
 :class:`ProbeContext` holds ``provider.probes`` of the inventory (schedules per kind and tier, the
 paths of the CMS catalogue and of the vulnerability database) and loads those files on demand,
 again whenever they change on disk, so that ``owl catalogue refresh`` or ``owl vulndb import`` take
-effect without restarting the exporter.
+effect without restarting the exporter. ``storage_path`` is the exporter's own state folder
+(``owl exporter --storage.path``), where probes keep results across restarts; None: memory only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import os
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Generic, TypeVar
 
 from owl.inventory import Probes, ProbeSchedule
@@ -55,15 +57,17 @@ class DataFile(Generic[T]):
 
 
 class ProbeContext:
-    """The inventory's probe settings, its data files, and the clock."""
+    """The inventory's probe settings, its data files, the clock and the state folder."""
 
-    def __init__(self, probes: Probes | None = None, clock: Callable[[], dt.datetime] = utc_now):
+    def __init__(self, probes: Probes | None = None, clock: Callable[[], dt.datetime] = utc_now,
+                 storage_path: Path | None = None):
         from exporters.catalogue.model import load_catalogue, shipped_catalogue_path
         from exporters.vulndb.match import Index
         from exporters.vulndb.model import load_database
 
         self.probes = probes or Probes()
         self.clock = clock
+        self.storage_path = storage_path
         self.catalogue = DataFile(self.probes.cms_catalogue or str(shipped_catalogue_path()),
                                   load_catalogue)
         # the database indexed once per version of the file, not once per probe run

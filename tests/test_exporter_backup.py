@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import os
 import subprocess
 import time
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import yaml
 from prometheus_client import generate_latest
 
-from exporters.app import build_registry
+from exporters.app import Exporter, build_registry
 from exporters.probe import ResultCache, run_probe
-from exporters.probes.backup import backup_probe
+from exporters.probes.backup import BackupProbe, backup_probe, open_repository
+from exporters.probes.backup_state import BackupStateFile
 from exporters.probes.backup_status_file import StatusFileError, parse_status
 from exporters.targets import Target
-from owl.inventory import parse_inventory
+from owl.inventory import Inventory, parse_inventory
 from tests.fixtures.backups.repositories import (BORG_SAMPLE, RESTIC_SAMPLE, SAMPLE_CONTENT,
                                                  borg_repository, corrupt_packs, make_source,
                                                  restic_template)
@@ -35,31 +40,75 @@ class Clock:
         return self.now
 
 
-def server_target(backups: list[dict], tier: int = 3, policy: dict | None = None) -> Target:
+def backup_inventory(backups: list[dict], tier: int = 3, policy: dict | None = None) -> Inventory:
+    """The client acme and its server web1 with ``backups``."""
     contract = {"tier": tier, "monthly_fee": "900.00", "quote": "DEV-1", "start": "2025-01-01"}
     if policy is not None:
         contract["backups"] = policy
     document = {"provider": {"name": "OWL TEST"}, "clients": [{
         "id": "acme", "name": "Acme", "contract": contract,
         "servers": [{"id": "web1", "address": "127.0.0.1", "backups": backups}]}]}
-    text = yaml.safe_dump(document).replace("'2025-01-01'", "2025-01-01")
-    client = parse_inventory(text).clients[0]
+    return parse_inventory(yaml.safe_dump(document).replace("'2025-01-01'", "2025-01-01"))
+
+
+def server_target(backups: list[dict], tier: int = 3, policy: dict | None = None) -> Target:
+    client = backup_inventory(backups, tier, policy).clients[0]
     return Target(client, server=client.servers[0])
 
 
-class Prober:
-    """The backup kind on one server, its cache and registry, on a clock the test moves."""
+class CountingRepositories:
+    """Opens the real repository of a backup, counting the checks and restores asked of it."""
 
-    def __init__(self, target: Target):
+    def __init__(self):
+        self.checks = 0
+        self.restores = 0
+
+    def __call__(self, backup):
+        return CountedRepository(open_repository(backup), self)
+
+
+class CountedRepository:
+    def __init__(self, repository, counts: CountingRepositories):
+        self._repository = repository
+        self._counts = counts
+        self.tool = repository.tool
+
+    def snapshots(self):
+        return self._repository.snapshots()
+
+    def check(self):
+        self._counts.checks += 1
+        return self._repository.check()
+
+    def restore(self, snapshot, sample, folder):
+        self._counts.restores += 1
+        return self._repository.restore(snapshot, sample, folder)
+
+
+class Prober:
+    """The backup kind on one server, its cache and registry, on a clock the test moves.
+    ``storage``: the exporter's storage folder (``--storage.path``), if any."""
+
+    def __init__(self, target: Target, storage: Path | None = None):
         self.target = target
+        self.storage = storage
         self.clock = Clock()
-        self.kind = backup_probe(clock=self.clock)
+        self.repositories = CountingRepositories()
+        state_file = BackupStateFile(storage) if storage is not None else None
+        self.kind = replace(backup_probe(clock=self.clock),
+                            run=BackupProbe(self.clock, self.repositories, state_file))
         self.cache = ResultCache()
         self.registry = build_registry(self.cache)
 
     def run(self, after: float = 0.0):
         self.clock.now += after
         return run_probe(self.kind, self.target, self.cache, wall=self.clock)
+
+    def restarted(self) -> Prober:
+        """The exporter restarted now: a new probe, cache and registry on the same storage."""
+        prober = Prober(self.target, self.storage)
+        prober.clock.now = self.clock.now
+        return prober
 
     def value(self, name: str, backup: str = "nightly", tool: str | None = "restic"):
         labels = {**WEB1, "backup": backup, **({"tool": tool} if tool else {})}
@@ -328,6 +377,104 @@ def _wait_for_lock(repository, timeout: float = 10.0):
     while not any((repository / "locks").iterdir()):
         assert time.monotonic() < deadline, "restic backup --stdin took no lock"
         time.sleep(0.05)
+
+
+# --- results kept across exporter restarts (--storage.path) --------------------------------------
+
+def test_a_restarted_probe_with_the_same_storage_does_not_check_or_restore_test_before_the_period(
+        restic_snapshotted, tmp_path):
+    prober = Prober(server_target([restic_backup(restic_snapshotted)]), storage=tmp_path / "state")
+    prober.run()
+    assert (prober.repositories.checks, prober.repositories.restores) == (1, 1)
+    restarted = prober.restarted()
+    restarted.run(after=HOUR)
+    assert (restarted.repositories.checks, restarted.repositories.restores) == (0, 0)
+    assert restarted.value("owl_backup_check_success") == 1
+    assert restarted.value("owl_backup_last_check_timestamp_seconds") == NOW
+    assert restarted.value("owl_backup_restore_test_success") == 1
+    assert restarted.value("owl_backup_last_restore_test_timestamp_seconds") == NOW
+    restarted.run(after=7 * DAY - HOUR)  # the default check period after the first check
+    assert (restarted.repositories.checks, restarted.repositories.restores) == (1, 0)
+    assert restarted.value("owl_backup_last_check_timestamp_seconds") == NOW + 7 * DAY
+
+
+def test_without_a_storage_folder_a_restarted_probe_checks_and_restore_tests_again(
+        restic_snapshotted):
+    prober = Prober(server_target([restic_backup(restic_snapshotted)]))
+    prober.run()
+    restarted = prober.restarted()
+    restarted.run(after=HOUR)
+    assert (restarted.repositories.checks, restarted.repositories.restores) == (1, 1)
+    assert restarted.value("owl_backup_last_check_timestamp_seconds") == NOW + HOUR
+
+
+def test_a_check_failed_before_the_restart_is_tried_again_at_the_first_run_after_it(
+        borg_unencrypted, tmp_path):
+    segments = {path: path.read_bytes() for path in borg_unencrypted.segments()}
+    borg_unencrypted.alter_chunk(SAMPLE_CONTENT, fix_checksum=False)
+    prober = Prober(server_target([borg_backup(borg_unencrypted, restore_sample=None)]),
+                    storage=tmp_path / "state")
+    prober.run()
+    assert prober.value("owl_backup_check_success", tool="borg") == 0
+    for path, content in segments.items():
+        path.write_bytes(content)
+    restarted = prober.restarted()
+    restarted.run(after=HOUR)
+    assert restarted.repositories.checks == 1
+    assert restarted.value("owl_backup_check_success", tool="borg") == 1
+    assert restarted.value("owl_backup_last_check_timestamp_seconds", tool="borg") == NOW + HOUR
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"{not json", "not JSON: "),
+    (b"\xff\xfe", "cannot be read: "),
+    (b"[]", "(top level): expected a JSON object"),
+    (b'{"version": 2, "checks": {}, "restores": {}}', "version: expected 1, got 2"),
+    (b'{"version": 1, "checks": {"acme/web1/nightly": {"time": "yesterday", "success": true}}}',
+     "checks['acme/web1/nightly'].time: expected Unix seconds, got 'yesterday'"),
+    (b'{"version": 1, "restores": {"acme/web1/nightly": {"time": 1, "success": 1}}}',
+     "restores['acme/web1/nightly'].success: expected true or false, got 1"),
+], ids=["not-json", "not-utf-8", "not-an-object", "version-2", "bad-time", "bad-success"])
+def test_a_corrupt_or_foreign_state_file_is_ignored_with_a_warning_naming_the_file(
+        content, problem, borg_unencrypted, tmp_path, caplog):
+    state_file = tmp_path / "state" / "backup-state.json"
+    state_file.parent.mkdir()
+    state_file.write_bytes(content)
+    with caplog.at_level(logging.WARNING):
+        prober = Prober(server_target([borg_backup(borg_unencrypted)]), storage=state_file.parent)
+    [warning] = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert warning.getMessage().startswith(f"ignoring backup state file {state_file}: {problem}")
+    run = prober.run()
+    assert run.result.success, run.result.error
+    assert (prober.repositories.checks, prober.repositories.restores) == (1, 1)
+    assert json.loads(state_file.read_text())["version"] == 1, "replaced by a good one"
+
+
+def test_the_exporter_keeps_the_backup_results_in_its_storage_folder(restic_snapshotted,
+                                                                       tmp_path):
+    inventory = backup_inventory([restic_backup(restic_snapshotted)])
+    storage = tmp_path / "state"
+    scrape(Exporter(inventory, storage_path=storage, clock=lambda: at(NOW)))
+    outcome = {"time": NOW, "success": True, "error": ""}
+    assert json.loads((storage / "backup-state.json").read_text()) == {
+        "version": 1, "checks": {"acme/web1/nightly": outcome},
+        "restores": {"acme/web1/nightly": outcome}}
+    restarted = Exporter(inventory, storage_path=storage, clock=lambda: at(NOW + HOUR))
+    labels = {**WEB1, "backup": "nightly", "tool": "restic"}
+    assert scrape(restarted).get_sample_value("owl_backup_last_check_timestamp_seconds",
+                                              labels) == NOW
+
+
+def at(timestamp: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(timestamp, dt.timezone.utc)
+
+
+def scrape(exporter: Exporter):
+    """Run the exporter's backup kind once on its target; its registry."""
+    [kind] = [kind for kind in exporter.scheduler.kinds if kind.name == "backup"]
+    [target] = [target for target in exporter.targets() if kind.applies_to(target)]
+    run_probe(kind, target, exporter.cache, wall=lambda: exporter.clock().timestamp())
+    return exporter.registry
 
 
 def test_a_repository_that_cannot_be_opened_fails_the_run_without_revealing_the_password(

@@ -28,13 +28,15 @@ def test_owl_exporter_serves_the_probe_results(tmp_path):
             client("trial", {"www": site.url}, tier=0, start=dt.date(2025, 1, 1))))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
+        storage = tmp_path / "storage" / "shard-1"
         args = [sys.executable, "-m", "owl.cli", "exporter", "--inventory", str(inventory),
-                "--web.listen-address", f"127.0.0.1:{port}"]
+                "--web.listen-address", f"127.0.0.1:{port}", "--storage.path", str(storage)]
         with running(args, tmp_path / "exporter.log") as process:
             assert wait_for_http(f"{base}/healthz", timeout=15, process=process).text == "ok\n"
             exposition = wait_until(lambda: _scraped_once(base), timeout=15, interval=0.1,
                                     message="first cms run")
             assert requests.get(f"{base}/nowhere", timeout=5).status_code == 404
+    assert storage.is_dir(), "--storage.path is created when missing"
     found = samples(exposition)
     assert found[("owl_probe_success", (("client", "acme"), ("probe", "cms"),
                                         ("site", "www")))] == 1
@@ -63,3 +65,17 @@ def test_owl_exporter_refuses_an_invalid_inventory_or_shard(tmp_path):
                                 str(inventory), "--shard", "4/3"],
                                capture_output=True, text=True, timeout=30)
     assert bad_shard.returncode == 2 and "I must be between 1 and N" in bad_shard.stderr
+
+
+def test_owl_exporter_refuses_a_storage_path_it_cannot_create_naming_it(tmp_path):
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(inventory_text(client("acme", {"www": "http://127.0.0.1:9/"})))
+    regular_file = tmp_path / "not-a-folder"
+    regular_file.write_text("")
+    storage = regular_file / "exporter"
+    refused = subprocess.run([sys.executable, "-m", "owl.cli", "exporter", "--inventory",
+                              str(inventory), "--web.listen-address", f"127.0.0.1:{free_port()}",
+                              "--storage.path", str(storage)],
+                             capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 1
+    assert f"cannot use --storage.path {storage}: " in refused.stderr

@@ -11,7 +11,10 @@ kept). The expensive parts run at the contract's periods (``contract.backups``, 
 A failed check or restore test is tried again at the next run, so a repaired repository is seen
 within one probe interval. A check that finds the repository locked (a backup in progress) is
 postponed to the next run, keeping the previous result. The last results live in the exporter's
-memory: after a restart the first run checks and restore-tests every repository again.
+memory and, with ``owl exporter --storage.path DIR``, in ``DIR/backup-state.json``
+(:mod:`exporters.probes.backup_state`): a restarted exporter then runs only the checks and restore
+tests that are due (a failed one always is). Without it, the first run after a restart checks and
+restore-tests every repository again.
 
 ``tool: status_file`` backups are read from the JSON file the backup job writes
 (:mod:`exporters.probes.backup_status_file`); the exporter runs no check or restore of its own.
@@ -33,6 +36,7 @@ from exporters.probes.backup_borg import BorgRepository
 from exporters.probes.backup_repository import (Outcome, Repository, RepositoryLocked, Snapshot,
                                                 restore_test)
 from exporters.probes.backup_restic import ResticRepository
+from exporters.probes.backup_state import BackupState, BackupStateFile
 from exporters.probes.backup_status_file import read_status_file
 from exporters.targets import Target
 from owl.inventory import Backup, BackupPolicy
@@ -71,15 +75,19 @@ def has_backups(target: Target) -> bool:
 
 
 class BackupProbe:
-    """Runs of the ``backup`` probe, remembering the last check and restore test per backup."""
+    """Runs of the ``backup`` probe, remembering the last check and restore test per backup,
+    in ``state_file`` too when given."""
 
     def __init__(self, clock: Callable[[], float] = time.time,
-                 repositories: Callable[[Backup], Repository] = open_repository):
+                 repositories: Callable[[Backup], Repository] = open_repository,
+                 state_file: BackupStateFile | None = None):
         self._clock = clock
         self._open = repositories
         self._lock = threading.Lock()
-        self._checks: dict[str, Outcome] = {}
-        self._restores: dict[str, Outcome] = {}
+        self._state_file = state_file
+        state = state_file.load() if state_file is not None else BackupState()
+        self._checks: dict[str, Outcome] = state.checks
+        self._restores: dict[str, Outcome] = state.restores
 
     def __call__(self, target: Target) -> ProbeResult:
         policy = target.client.contract.backups or BackupPolicy()
@@ -135,6 +143,8 @@ class BackupProbe:
     def _record(self, store: dict[str, Outcome], key: str, outcome: Outcome) -> Outcome:
         with self._lock:
             store[key] = outcome
+            if self._state_file is not None:
+                self._state_file.save(BackupState(self._checks, self._restores))
         return outcome
 
 
@@ -148,13 +158,15 @@ def _from_status_file(backup: Backup, policy: BackupPolicy) -> BackupReport:
 
 
 def backup_probe(interval: dt.timedelta = INTERVAL, timeout: float = TIMEOUT,
-                 clock: Callable[[], float] = time.time) -> ProbeKind:
-    return ProbeKind("backup", BackupProbe(clock), interval, timeout, target_kind="server",
-                     min_tier=MIN_TIER, wants=has_backups)
+                 clock: Callable[[], float] = time.time,
+                 state_file: BackupStateFile | None = None) -> ProbeKind:
+    return ProbeKind("backup", BackupProbe(clock, state_file=state_file), interval, timeout,
+                     target_kind="server", min_tier=MIN_TIER, wants=has_backups)
 
 
 def backup_kind(context) -> ProbeKind:
     """The ``backup`` kind on servers with backups of tier 3 and up, on the inventory's schedule,
-    timed by the exporter's clock."""
-    return backup_probe(clock=lambda: context.clock().timestamp()).scheduled(
-        context.schedule("backup"))
+    timed by the exporter's clock, its results kept in the exporter's storage folder if any."""
+    state_file = BackupStateFile(context.storage_path) if context.storage_path else None
+    return backup_probe(clock=lambda: context.clock().timestamp(),
+                        state_file=state_file).scheduled(context.schedule("backup"))
