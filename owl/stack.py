@@ -110,7 +110,8 @@ def services(inventory: Inventory, paths: StatePaths, inventory_path: Path, demo
             f"http://{demo_site}/", f"http://{demo_site}/"),
         Service("owl-exporter", _owl(
             "exporter", "--inventory", str(inventory_path), "--web.listen-address",
-            stack.exporter), f"http://{stack.exporter}/healthz", f"http://{stack.exporter}/metrics"),
+            stack.exporter, "--storage.path", str(paths.root / "exporter-data")),
+            f"http://{stack.exporter}/healthz", f"http://{stack.exporter}/metrics"),
     ]
     if node_exporter:
         listed.append(Service("node_exporter", [

@@ -267,6 +267,7 @@ def test_state_is_kept_on_named_volumes(compose):
         "alertmanager": flag(commands["alertmanager"], "--storage.path"),
         "grafana": GRAFANA_DATA_DIR,
         "owl-bridge": posixpath.dirname(sqlite_file(flag(commands["owl-bridge"], "--database"))),
+        "owl-exporter": flag(commands["owl-exporter"], "--storage.path"),
     }
     for service, directory in state_dirs.items():
         mount = mount_of(compose, service, directory)
@@ -379,15 +380,18 @@ def test_the_base_image_is_python_3_11_pinned_to_a_version_tag():
     assert base.startswith("python:3.11.") and PINNED_IMAGE.match(base), base
 
 
-def test_the_image_runs_as_the_user_owl_with_uid_10001_who_owns_the_bridge_state(compose):
+def test_the_image_runs_as_the_user_owl_with_uid_10001_who_owns_the_owl_services_state(compose):
     assert instructions("USER")[-1] == "owl"
     [useradd] = [command for command in shell_commands() if command[0] == "useradd"]
     assert useradd[-1] == "owl" and flag(useradd, "--uid") == "10001"
     bridge_state = posixpath.dirname(sqlite_file(flag(compose["services"]["owl-bridge"]["command"],
                                                       "--database")))
-    [owned] = [command for command in shell_commands()
-               if command[0] == "install" and command[-1] == bridge_state]
-    assert flag(owned, "-o") == "owl"
+    exporter_state = flag(compose["services"]["owl-exporter"]["command"], "--storage.path")
+    for state in (bridge_state, exporter_state):
+        # a new named volume takes the owner of the image's folder it is mounted on
+        [owned] = [command for command in shell_commands()
+                   if command[0] == "install" and command[-1] == state]
+        assert flag(owned, "-o") == "owl", state
 
 
 def test_the_entrypoint_is_the_installed_owl_command():
