@@ -2,12 +2,15 @@
 
 In a storm, Alertmanager's concurrent requests each carry a few alerts. Rather than one
 transaction each, the requests waiting at the same moment are stored in one transaction. A request
-thread that leads takes every pending delivery (oldest first, up to a limit), ingests them
-together, wakes each request with its own share of the result, and hands the lead to the oldest
-delivery still pending. The others sleep until woken, once. There is one leader at a time: the
-oldest pending delivery is always the leader's own, and SQLite has one writer anyway. A request is still
-answered only after its alerts are committed, and if the shared transaction fails every request
-in it fails (503), so Alertmanager retries them all.
+thread that leads stores its own delivery and the pending ones of other requests (oldest first, up
+to a limit) together, wakes each request with its own share of the result, and hands the lead to
+the oldest delivery still pending. The others sleep until woken, once.
+
+How many lead at the same time is the database's: SQLite has one writer, so one leader;
+PostgreSQL runs transactions side by side (the service's advisory locks serialize deliveries of
+the same alert), so a few leaders keep it busy while one of them waits on a commit. A request is
+still answered only after its alerts are committed, and if a shared transaction fails every
+request in it fails (503), so Alertmanager retries them all.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from sla_bridge.service import IngestResult, SlaService
 # Large enough to amortize a transaction, small enough that the last request of a batch does
 # not wait long for everyone else's alerts (the p99 of a storm).
 MAX_ALERTS_PER_TRANSACTION = 500
+# Transactions in flight at once, by database (see the module's docstring).
+LEADERS = {"sqlite": 1, "postgresql": 4}
 
 
 @dataclass(eq=False)
@@ -34,50 +39,56 @@ class _Delivery:
 
 
 class IngestBatcher:
-    def __init__(self, service: SlaService, max_alerts: int = MAX_ALERTS_PER_TRANSACTION):
+    def __init__(self, service: SlaService, max_alerts: int = MAX_ALERTS_PER_TRANSACTION,
+                 leaders: int | None = None):
         self.service = service
         self.max_alerts = max_alerts
         self._pending: deque[_Delivery] = deque()
         self._lock = threading.Lock()
-        self._leading = False
+        self._free_leads = leaders or LEADERS.get(service.db.dialect, 1)
 
     def ingest(self, notices: list[AlertNotice]) -> IngestResult:
         """Store ``notices``, possibly in one transaction with other requests' alerts."""
         delivery = _Delivery(notices)
         with self._lock:
             self._pending.append(delivery)
-            if not self._leading:
-                self._leading = delivery.leads = True
+            if self._free_leads:
+                self._free_leads -= 1
+                delivery.leads = True
         if not delivery.leads:
-            delivery.woken.wait()
-        if delivery.leads:  # from the start, or handed over: ours is the oldest delivery
-            self._lead()
+            delivery.woken.wait()  # stored by a leader, or handed the lead
+        if delivery.leads:
+            self._lead(delivery)
         if delivery.error is not None:
             raise delivery.error
         return delivery.result
 
-    def _lead(self) -> None:
+    def _lead(self, own: _Delivery) -> None:
         with self._lock:
-            batch = self._take()
+            batch = self._take(own)
         self._store(batch)
         with self._lock:
-            successor = self._pending[0] if self._pending else None
+            successor = next((d for d in self._pending if not d.leads), None)
             if successor is not None:
                 successor.leads = True
             else:
-                self._leading = False
+                self._free_leads += 1
         for delivery in batch[1:]:
             delivery.woken.set()
         if successor is not None:
             successor.woken.set()
 
-    def _take(self) -> list[_Delivery]:
-        """The oldest pending deliveries, at least one, up to the alert limit."""
-        batch = [self._pending.popleft()]
-        count = len(batch[0].notices)
-        while self._pending and count + len(self._pending[0].notices) <= self.max_alerts:
-            batch.append(self._pending.popleft())
-            count += len(batch[-1].notices)
+    def _take(self, own: _Delivery) -> list[_Delivery]:
+        """``own`` and the oldest pending deliveries no other leader stores, up to the limit."""
+        self._pending.remove(own)
+        batch, count = [own], len(own.notices)
+        for delivery in list(self._pending):
+            if count + len(delivery.notices) > self.max_alerts:
+                break
+            if not delivery.leads:
+                self._pending.remove(delivery)
+                batch.append(delivery)
+                count += len(delivery.notices)
         return batch
 
     def _store(self, batch: list[_Delivery]) -> None:

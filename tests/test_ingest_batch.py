@@ -8,7 +8,7 @@ from sqlalchemy.exc import OperationalError
 
 from owl.inventory import parse_inventory
 from sla_bridge.engine.terms import terms_from_inventory
-from sla_bridge.ingest_batch import IngestBatcher
+from sla_bridge.ingest_batch import LEADERS, IngestBatcher
 from sla_bridge.service import SlaService
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.schema import Incident
@@ -19,17 +19,27 @@ NOW = at("2025-03-07 10:00")
 
 
 class CountingService(SlaService):
-    """The real service, counting its transactions and failing on a marked alert."""
+    """The real service, counting its transactions (and how many ran at the same time) and
+    failing on a marked alert."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.transactions = 0
+        self.running = self.most_at_once = 0
+        self._count = threading.Lock()
 
     def ingest(self, notices):
-        self.transactions += 1
-        if any(n.alertname == "Poison" for n in notices):
-            raise OperationalError("INSERT", {}, Exception("disk I/O error"))
-        return super().ingest(notices)
+        with self._count:
+            self.transactions += 1
+            self.running += 1
+            self.most_at_once = max(self.most_at_once, self.running)
+        try:
+            if any(n.alertname == "Poison" for n in notices):
+                raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+            return super().ingest(notices)
+        finally:
+            with self._count:
+                self.running -= 1
 
 
 @pytest.fixture
@@ -77,6 +87,21 @@ def test_concurrent_deliveries_share_transactions_and_each_gets_its_own_counts(s
     assert service.transactions < 32  # some requests were stored together
     with service.db.read() as session:
         assert session.scalar(select(func.count()).select_from(Incident)) == 64
+
+
+def test_only_postgresql_runs_transactions_side_by_side_and_each_alert_is_still_stored_once(
+        service):
+    batcher = IngestBatcher(service)
+    # 48 requests of 4 alerts, each alert sent three times (HA Alertmanagers)
+    requests = [request([f"A{(i // 3) * 4 + k}" for k in range(4)]) for i in range(48)]
+    results, errors = run_concurrently(batcher, requests)
+    assert errors == [None] * 48
+    assert sum(r.created for r in results) == 64
+    assert sum(r.duplicates for r in results) == 128
+    with service.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Incident)) == 64
+    expected = LEADERS[service.db.dialect]
+    assert service.most_at_once == expected if expected == 1 else service.most_at_once > 1
 
 
 def test_a_failed_transaction_fails_every_request_in_it_and_the_next_ones_go_on(service):
