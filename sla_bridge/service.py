@@ -190,8 +190,9 @@ class SlaService:
             if not fresh:
                 return IngestResult(outcomes)
             latest = latest_incidents(session, {notices[i].fingerprint for i in fresh})
-            windows = maintenance_windows(session, {notices[i].client for i in fresh if notices[i].client},
-                               min(notices[i].clock_start for i in fresh))
+            clients = {notices[i].client for i in fresh if notices[i].client}
+            windows = maintenance_windows(session, clients,
+                                          min(notices[i].clock_start for i in fresh))
             now = self.clock()
             for i in fresh:
                 notice = notices[i]

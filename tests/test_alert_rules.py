@@ -127,7 +127,7 @@ def test_the_runbook_says_how_long_an_alert_keeps_firing():
 def test_security_alerts_are_critical_and_say_so():
     security = {alert["alert"]: alert["labels"]["severity"] for _, alert in all_alerts()
                 if alert["labels"].get("category") == "security"}
-    assert security == {"TlsCertificateExpired": "critical",
+    assert security == {"TlsCertificateExpired": "critical", "SiteDefaced": "critical",
                         "CmsKnownExploitedVulnerability": "critical"}
     categories = {alert["labels"].get("category") for _, alert in all_alerts()}
     assert categories == {None, "security"}
@@ -143,7 +143,7 @@ def test_every_client_alert_is_for_monitored_contracts_only():
 MINIMUM_TIERS = {
     **{name: 0 for name in (
         "SiteDown", "SiteSlow", "TlsCertificateExpiringSoon", "TlsCertificateExpiring",
-        "TlsCertificateExpired", "ServerUnreachable", "TargetDown", "DiskNearlyFull",
+        "TlsCertificateExpired", "SiteDefaced", "ServerUnreachable", "TargetDown", "DiskNearlyFull",
         "DiskInodesNearlyFull", "ServerCpuSaturated", "ServerMemoryLow",
         "OsUpdateCollectorMissing", "OsUpdatesPending", "ServerRebootPending", "CmsNotRecognised",
         "CmsCoreUnsupported", "CmsCoreUpdatePending", "CmsComponentUpdatesPending",

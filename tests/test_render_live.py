@@ -115,3 +115,59 @@ def test_alertmanager_sends_every_alert_to_the_bridge_with_the_token_from_its_fi
     assert delivery["json"]["version"] == "4"
     assert delivery["json"]["receiver"] == "owl-bridge"
     assert delivery["json"]["alerts"][0]["labels"] == alert
+
+
+PAGES = {
+    "/plain": "<html><head><title>Boutique</title></head><body><h1>Nos produits</h1>"
+              "<p>Une entreprise familiale, owned by the Martin family since 1950.</p></body></html>",
+    "/hacked": "<html><head><title>Boutique</title></head><body><center><h1>Hacked By "
+               "Sh4d0w Team</h1><p>Your security is low</p></center></body></html>",
+    "/leet": "<html><body><marquee>site 0wn3d by xX_crew_Xx</marquee></body></html>",
+    "/title": "<html><head><title>H4CK3D</title></head><body><img src=x.gif></body></html>",
+}
+
+
+@contextmanager
+def serving_pages(port: int):
+    """An HTTP server on 127.0.0.1:``port`` that serves :data:`PAGES`."""
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = PAGES[self.path].encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_defacement_module_fails_on_a_defacers_page_that_the_availability_module_passes(
+        tmp_path):
+    out = tmp_path / "out"
+    assert render_case(FIXTURE, out) == 0
+    address = f"127.0.0.1:{free_port()}"
+    args = [require_binary("prometheus-blackbox-exporter"),
+            f"--config.file={out}/blackbox/blackbox.yml", f"--web.listen-address={address}"]
+
+    def success(module: str, target: str) -> float:
+        response = requests.get(f"http://{address}/probe",
+                                params={"module": module, "target": target}, timeout=15)
+        return next(float(line.split()[1]) for line in response.text.splitlines()
+                    if line.startswith("probe_success "))
+
+    with serving_pages(free_port()) as site, \
+            running(args, tmp_path / "blackbox.log") as process:
+        wait_for_http(f"http://{address}/-/healthy", process=process, **READY)
+        results = {path: (success("http_2xx", site + path),
+                          success("http_defacement", site + path)) for path in PAGES}
+    assert results == {"/plain": (1, 1), "/hacked": (1, 0), "/leet": (1, 0), "/title": (1, 0)}

@@ -5,8 +5,10 @@ Scrape jobs (their names are what alert rules and dashboards select on):
 - ``blackbox_http``: every site of a monitored client, through blackbox_exporter's ``http_2xx``;
   ``instance`` is the site's URL. Labels ``client``, ``tier``, ``site``, ``cms`` and ``shop``
   (when the site has one).
-- ``blackbox_ssh``: every server with an ``ssh_port``, ``ssh_banner`` on ``address:ssh_port``. Labels ``client``,
-  ``tier``, ``server``.
+- ``blackbox_defacement``: the same sites every 2 minutes, through ``http_defacement``, which fails
+  on a page showing a defacer's marks; same labels.
+- ``blackbox_ssh``: every server with an ``ssh_port``, ``ssh_banner`` on ``address:ssh_port``.
+  Labels ``client``, ``tier``, ``server``.
 - ``node``: servers with a ``node_exporter``. Labels ``client``, ``tier``, ``server``.
 - ``owl_exporter``, ``owl_bridge``: with ``honor_labels``, as they set ``client``/``site`` labels
   on their own series.
@@ -28,6 +30,9 @@ TARGETS_DIR = "prometheus/targets"
 # blackbox job -> blackbox module it probes with
 BLACKBOX_JOBS = {"blackbox_http": "http_2xx", "blackbox_ssh": "ssh_banner"}
 FILE_SD_JOBS = ("blackbox_http", "blackbox_ssh", "node")
+# A second look at every site, for defacement: less often, it is a second request to the site.
+DEFACEMENT_JOB, DEFACEMENT_MODULE, DEFACEMENT_INTERVAL = ("blackbox_defacement",
+                                                          "http_defacement", "2m")
 
 
 def render_prometheus(inventory: Inventory, profile: Profile, today: dt.date) -> dict[str, str]:
@@ -55,6 +60,8 @@ def prometheus_config(inventory: Inventory, profile: Profile) -> dict:
 def scrape_configs(profile: Profile) -> list[dict]:
     return [
         *(blackbox_job(job, module, profile) for job, module in BLACKBOX_JOBS.items()),
+        {**blackbox_job(DEFACEMENT_JOB, DEFACEMENT_MODULE, profile, targets="blackbox_http"),
+         "scrape_interval": DEFACEMENT_INTERVAL},
         {"job_name": "node", "file_sd_configs": [file_sd(profile, "node")]},
         static_job("owl_exporter", profile.exporter, honor_labels=True),
         static_job("owl_bridge", profile.bridge, honor_labels=True),
@@ -64,13 +71,14 @@ def scrape_configs(profile: Profile) -> list[dict]:
     ]
 
 
-def blackbox_job(job: str, module: str, profile: Profile) -> dict:
-    """A job whose targets are probed through blackbox_exporter: target -> ?target=, instance."""
+def blackbox_job(job: str, module: str, profile: Profile, targets: str | None = None) -> dict:
+    """A job whose targets (those of file_sd job ``targets``, by default its own) are probed
+    through blackbox_exporter: target -> ?target=, instance."""
     return {
         "job_name": job,
         "metrics_path": "/probe",
         "params": {"module": [module]},
-        "file_sd_configs": [file_sd(profile, job)],
+        "file_sd_configs": [file_sd(profile, targets or job)],
         "relabel_configs": [
             {"source_labels": ["__address__"], "target_label": "__param_target"},
             {"source_labels": ["__param_target"], "target_label": "instance"},

@@ -201,7 +201,8 @@ def latest_incidents(session: Session, fingerprints: set[str]) -> dict[str, Inci
             for row in session.execute(_BY_IDS, {"ids": ids}).scalars()}
 
 
-def maintenance_windows(session: Session, clients: set[str], since: dt.datetime) -> list[MaintenanceWindow]:
+def maintenance_windows(session: Session, clients: set[str],
+                        since: dt.datetime) -> list[MaintenanceWindow]:
     if not clients:
         return []
     rows = session.execute(_WINDOWS, {"clients": list(clients), "since": since}).scalars()
