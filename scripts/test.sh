@@ -2,7 +2,7 @@
 # Run every test with the real parts: installs the Debian packages the tests need, starts a
 # PostgreSQL server, and runs pytest with CI=true (a missing binary fails, it never skips).
 source "$(dirname "$0")/common.sh"
-install_debian_packages "${STACK_PACKAGES[@]}" python3-venv postgresql restic borgbackup
+install_debian_packages "${STACK_PACKAGES[@]}" python3-venv postgresql restic borgbackup openssl
 ensure_venv "[test]"
 
 as_postgres() {

@@ -150,7 +150,7 @@ MINIMUM_TIERS = {
         "DomainExpiringSoon", "DomainExpiring")},
     **{name: 2 for name in (
         "CmsVulnerable", "CmsKnownExploitedVulnerability", "SiteExposedSensitiveFile",
-        "SiteSecurityHeadersMissing")},
+        "SiteSecurityHeadersMissing", "SiteLegacyTlsAccepted")},
     **{name: 3 for name in (
         "ShopCheckoutBroken", "ShopPaymentMethodUnavailable", "ShopPaymentProviderDown",
         "ShopCheckoutSlow", "ShopTestCartNotEmptied", "BackupLate", "BackupMissing",

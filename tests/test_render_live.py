@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import socket
+import ssl
+import subprocess
 import threading
+import warnings
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
@@ -119,7 +123,8 @@ def test_alertmanager_sends_every_alert_to_the_bridge_with_the_token_from_its_fi
 
 PAGES = {
     "/plain": "<html><head><title>Boutique</title></head><body><h1>Nos produits</h1>"
-              "<p>Une entreprise familiale, owned by the Martin family since 1950.</p></body></html>",
+              "<p>Une entreprise familiale, owned by the Martin family since 1950.</p>"
+              "</body></html>",
     "/hacked": "<html><head><title>Boutique</title></head><body><center><h1>Hacked By "
                "Sh4d0w Team</h1><p>Your security is low</p></center></body></html>",
     "/leet": "<html><body><marquee>site 0wn3d by xX_crew_Xx</marquee></body></html>",
@@ -171,3 +176,62 @@ def test_the_defacement_module_fails_on_a_defacers_page_that_the_availability_mo
         results = {path: (success("http_2xx", site + path),
                           success("http_defacement", site + path)) for path in PAGES}
     assert results == {"/plain": (1, 1), "/hacked": (1, 0), "/leet": (1, 0), "/title": (1, 0)}
+
+
+@contextmanager
+def tls_server(tmp_path, accepts_legacy: bool):
+    """A TLS server on 127.0.0.1 that completes handshakes and closes; with ``accepts_legacy``
+    it also accepts TLS 1.0 and 1.1 (which OpenSSL 3 allows only at security level 0)."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    if not cert.exists():
+        subprocess.run([require_binary("openssl"), "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                        "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    if accepts_legacy:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return  # closed
+            try:
+                context.wrap_socket(connection, server_side=True).close()
+            except (ssl.SSLError, OSError):
+                connection.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
+def test_the_legacy_tls_module_succeeds_only_on_a_server_that_still_accepts_tls_1_1(tmp_path):
+    out = tmp_path / "out"
+    assert render_case(FIXTURE, out) == 0
+    address = f"127.0.0.1:{free_port()}"
+    args = [require_binary("prometheus-blackbox-exporter"),
+            f"--config.file={out}/blackbox/blackbox.yml", f"--web.listen-address={address}"]
+
+    def probe(target: str) -> dict[str, float]:
+        response = requests.get(f"http://{address}/probe",
+                                params={"module": "tls_legacy", "target": target}, timeout=15)
+        samples = (line.rpartition(" ") for line in response.text.splitlines()
+                   if line.startswith(("probe_success ", "probe_tls_version_info{")))
+        return {name: float(value) for name, _, value in samples}
+
+    with tls_server(tmp_path, accepts_legacy=True) as legacy, \
+            tls_server(tmp_path, accepts_legacy=False) as modern, \
+            running(args, tmp_path / "blackbox.log") as process:
+        wait_for_http(f"http://{address}/-/healthy", process=process, **READY)
+        legacy_result, modern_result = probe(legacy), probe(modern)
+    assert legacy_result == {"probe_success": 1, 'probe_tls_version_info{version="TLS 1.1"}': 1}
+    assert modern_result == {"probe_success": 0}

@@ -36,6 +36,10 @@ def blackbox_modules() -> dict:
         "ssh_banner": tcp_module(query_response=[{"expect": SSH_BANNER},
                                                  {"send": SSH_IDENTIFICATION}]),
         "tls_connect": tcp_module(tls=True),
+        # succeeds only if the server still accepts TLS 1.0 or 1.1 (job blackbox_tls_legacy); the
+        # certificate is judged by http_2xx, not here
+        "tls_legacy": tcp_module(tls=True, tls_config={
+            "min_version": "TLS10", "max_version": "TLS11", "insecure_skip_verify": True}),
     }
 
 

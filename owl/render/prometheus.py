@@ -7,6 +7,9 @@ Scrape jobs (their names are what alert rules and dashboards select on):
   (when the site has one).
 - ``blackbox_defacement``: the same sites every 2 minutes, through ``http_defacement``, which fails
   on a page showing a defacer's marks; same labels.
+- ``blackbox_tls_legacy``: every HTTPS site's ``host:port`` every 10 minutes, through
+  ``tls_legacy``, which succeeds only if the server still accepts TLS 1.0 or 1.1. Labels
+  ``client``, ``tier``, ``site``.
 - ``blackbox_ssh``: every server with an ``ssh_port``, ``ssh_banner`` on ``address:ssh_port``.
   Labels ``client``, ``tier``, ``server``.
 - ``node``: servers with a ``node_exporter``. Labels ``client``, ``tier``, ``server``.
@@ -19,6 +22,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib.resources
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from owl.inventory import Client, Inventory, Server, Site, format_duration
 from owl.render.profile import Profile, host_port
@@ -27,12 +32,23 @@ from owl.render.serialize import to_json, to_yaml
 CONFIG_PATH = "prometheus/prometheus.yml"
 RULES_DIR = "prometheus/rules"
 TARGETS_DIR = "prometheus/targets"
-# blackbox job -> blackbox module it probes with
-BLACKBOX_JOBS = {"blackbox_http": "http_2xx", "blackbox_ssh": "ssh_banner"}
-FILE_SD_JOBS = ("blackbox_http", "blackbox_ssh", "node")
-# A second look at every site, for defacement: less often, it is a second request to the site.
-DEFACEMENT_JOB, DEFACEMENT_MODULE, DEFACEMENT_INTERVAL = ("blackbox_defacement",
-                                                          "http_defacement", "2m")
+FILE_SD_JOBS = ("blackbox_http", "blackbox_tls_legacy", "blackbox_ssh", "node")
+
+
+@dataclass(frozen=True)
+class BlackboxJob:
+    module: str  # the blackbox module it probes with
+    targets: str  # the file_sd job whose targets it probes
+    interval: str | None = None  # None: the global scrape interval
+
+
+BLACKBOX_JOBS = {
+    "blackbox_http": BlackboxJob("http_2xx", "blackbox_http"),
+    # second looks at the sites, less often: each is another request to the client's server
+    "blackbox_defacement": BlackboxJob("http_defacement", "blackbox_http", "2m"),
+    "blackbox_tls_legacy": BlackboxJob("tls_legacy", "blackbox_tls_legacy", "10m"),
+    "blackbox_ssh": BlackboxJob("ssh_banner", "blackbox_ssh"),
+}
 
 
 def render_prometheus(inventory: Inventory, profile: Profile, today: dt.date) -> dict[str, str]:
@@ -59,9 +75,7 @@ def prometheus_config(inventory: Inventory, profile: Profile) -> dict:
 
 def scrape_configs(profile: Profile) -> list[dict]:
     return [
-        *(blackbox_job(job, module, profile) for job, module in BLACKBOX_JOBS.items()),
-        {**blackbox_job(DEFACEMENT_JOB, DEFACEMENT_MODULE, profile, targets="blackbox_http"),
-         "scrape_interval": DEFACEMENT_INTERVAL},
+        *(blackbox_job(name, job, profile) for name, job in BLACKBOX_JOBS.items()),
         {"job_name": "node", "file_sd_configs": [file_sd(profile, "node")]},
         static_job("owl_exporter", profile.exporter, honor_labels=True),
         static_job("owl_bridge", profile.bridge, honor_labels=True),
@@ -71,14 +85,16 @@ def scrape_configs(profile: Profile) -> list[dict]:
     ]
 
 
-def blackbox_job(job: str, module: str, profile: Profile, targets: str | None = None) -> dict:
-    """A job whose targets (those of file_sd job ``targets``, by default its own) are probed
-    through blackbox_exporter: target -> ?target=, instance."""
+def blackbox_job(name: str, job: BlackboxJob, profile: Profile) -> dict:
+    """A job whose targets are probed through blackbox_exporter: target -> ?target=, instance."""
+    config = {"job_name": name}
+    if job.interval:
+        config["scrape_interval"] = job.interval
     return {
-        "job_name": job,
+        **config,
         "metrics_path": "/probe",
-        "params": {"module": [module]},
-        "file_sd_configs": [file_sd(profile, targets or job)],
+        "params": {"module": [job.module]},
+        "file_sd_configs": [file_sd(profile, job.targets)],
         "relabel_configs": [
             {"source_labels": ["__address__"], "target_label": "__param_target"},
             {"source_labels": ["__param_target"], "target_label": "instance"},
@@ -104,6 +120,8 @@ def target_groups(clients: list[Client]) -> dict[str, list[dict]]:
     groups: dict[str, list[dict]] = {job: [] for job in FILE_SD_JOBS}
     for client in clients:
         groups["blackbox_http"].extend(site_group(client, site) for site in client.sites)
+        groups["blackbox_tls_legacy"].extend(tls_group(client, site) for site in client.sites
+                                             if site.url.startswith("https://"))
         groups["blackbox_ssh"].extend(ssh_group(client, server) for server in client.servers
                                       if server.ssh_port is not None)
         groups["node"].extend(node_group(client, server) for server in client.servers
@@ -120,6 +138,12 @@ def site_group(client: Client, site: Site) -> dict:
     if site.shop:
         labels["shop"] = site.shop
     return {"targets": [site.url], "labels": labels}
+
+
+def tls_group(client: Client, site: Site) -> dict:
+    url = urlsplit(site.url)
+    return {"targets": [host_port(url.hostname, url.port or 443)],
+            "labels": {**client_labels(client), "site": site.id}}
 
 
 def ssh_group(client: Client, server: Server) -> dict:
