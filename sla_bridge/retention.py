@@ -42,18 +42,23 @@ def deletion_record(db: Database, client: str) -> Deletion | None:
 def recorded_contracts(db: Database, terms: dict[str, ClientTerms],
                        calendars: CalendarCache | None = None) -> dict[str, ClientTerms]:
     """``terms``, plus the last recorded contract of each client no longer in them."""
-    with db.read() as session:
-        recorded = latest_contract_snapshots(session)
     calendars = calendars or CalendarCache()
     removed = {client: terms_from_snapshot(client, snapshot, calendars)
-               for client, snapshot in recorded.items() if client not in terms}
+               for client, snapshot in _removed_clients(db, terms).items()}
     return {**removed, **terms}
 
 
 def clients_without_contract(db: Database, terms: dict[str, ClientTerms]) -> list[str]:
     """Clients whose data the bridge keeps though they left the inventory unterminated."""
-    return sorted(client for client, client_terms in recorded_contracts(db, terms).items()
-                  if client not in terms and client_terms.terminated_on is None)
+    return sorted(client for client, snapshot in _removed_clients(db, terms).items()
+                  if not snapshot["terminated_on"])
+
+
+def _removed_clients(db: Database, terms: dict[str, ClientTerms]) -> dict[str, dict]:
+    """The last recorded contract snapshot of each client no longer in ``terms``."""
+    with db.read() as session:
+        recorded = latest_contract_snapshots(session)
+    return {client: snapshot for client, snapshot in recorded.items() if client not in terms}
 
 
 def delete_due_clients(db: Database, terms: dict[str, ClientTerms], now: dt.datetime,

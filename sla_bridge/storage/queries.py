@@ -84,10 +84,10 @@ class BulkInsert:
     def __init__(self, table, columns: list[str]):
         self.table = table
         self.columns = columns
-        self._prepared: dict[str, tuple] = {}  # per dialect: SQL, binds, order, names
+        self._prepared: dict[str, tuple] = {}  # per dialect: SQL, binds, parameter names
 
     def execute(self, connection, rows: Iterable[tuple]) -> None:
-        sql, binds, order, names = self._prepare(connection.dialect)
+        sql, binds, names = self._prepare(connection.dialect)
         bound: dict[tuple, object] = {}  # a batch repeats the same times: bind each once
         parameters = []
         for row in rows:
@@ -103,8 +103,6 @@ class BulkInsert:
                     values[index] = bound[key]
                 else:
                     values[index] = process(value)
-            if order is not None:
-                values = [values[i] for i in order]
             parameters.append(dict(zip(names, values)) if names else tuple(values))
         if parameters:
             connection.exec_driver_sql(sql, parameters)
@@ -121,11 +119,10 @@ class BulkInsert:
                     # JSON binds None as 'null'; times repeat within a batch and are hashable
                     binds.append((index, process, process(None) is not None,
                                   isinstance(column_type, UtcDateTime)))
-            order, names = None, self.columns
-            if compiled.positional:
-                order = [self.columns.index(name) for name in compiled.positiontup]
-                order, names = (None if order == sorted(order) else order), None
-            prepared = self._prepared[dialect.name] = (compiled.string, binds, order, names)
+            if compiled.positional and list(compiled.positiontup) != self.columns:
+                raise ValueError(f"columns must be in the table's order: {compiled.positiontup}")
+            names = None if compiled.positional else self.columns
+            prepared = self._prepared[dialect.name] = (compiled.string, binds, names)
         return prepared
 
 
