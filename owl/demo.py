@@ -15,6 +15,8 @@ route: the demo takes no orders.
 ``owl demo break --site S`` creates the flag file ``STATE/demo/S.broken``; the app looks for it on
 every request and answers 503 for that site while it exists. ``owl demo repair`` removes it. There
 is no control endpoint: whoever can reach the site cannot break it.
+
+``owl demo mail`` runs the mail catcher of :mod:`owl.mailcatcher`, where the demo's mail goes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from wsgiref.util import application_uri
 
 DEFAULT_STATE_DIR = ".owl/state"
 DEFAULT_LISTEN_ADDRESS = "127.0.0.1:9182"
+DEFAULT_SMTP_ADDRESS = "127.0.0.1:2525"
+DEFAULT_MAIL_HEALTH_ADDRESS = "127.0.0.1:9183"
 SITES = ("shop", "acme")
 DEFAULT_SITE = "shop"
 WORDPRESS_VERSION = "6.8.1"
@@ -271,7 +275,8 @@ def make_app(state_dir: str | Path):
 
 
 def register(subparsers):
-    demo = subparsers.add_parser("demo", help="the demo site and its break/repair switch")
+    demo = subparsers.add_parser("demo", help="the demo site, its break/repair switch and the "
+                                 "mail catcher")
     commands = demo.add_subparsers(dest="demo_command", required=True, metavar="COMMAND")
     site = commands.add_parser("site", help="serve the demo sites (shop at /, acme at /acme/)")
     site.add_argument("--web.listen-address", dest="listen_address",
@@ -284,9 +289,19 @@ def register(subparsers):
         command.add_argument("--site", choices=SITES, default=DEFAULT_SITE,
                              help=f"which demo site (default: {DEFAULT_SITE})")
         command.set_defaults(handler=handler)
+    mail = commands.add_parser("mail", help="catch the stack's mail: one .eml file per message "
+                               "in DIR/mail/ (owl up runs it)")
+    mail.add_argument("--smtp.listen-address", dest="smtp_address",
+                      default=DEFAULT_SMTP_ADDRESS, metavar="HOST:PORT",
+                      help=f"where to accept mail (default: {DEFAULT_SMTP_ADDRESS})")
+    mail.add_argument("--web.listen-address", dest="listen_address",
+                      default=DEFAULT_MAIL_HEALTH_ADDRESS, metavar="HOST:PORT",
+                      help="where to answer /healthz once mail is accepted "
+                      f"(default: {DEFAULT_MAIL_HEALTH_ADDRESS})")
+    mail.set_defaults(handler=_catch_mail)
     for command in commands.choices.values():
         command.add_argument("--state", default=DEFAULT_STATE_DIR, metavar="DIR",
-                             help="state folder, flags in DIR/demo/ "
+                             help="state folder: break flags in DIR/demo/, mail in DIR/mail/ "
                              f"(default: {DEFAULT_STATE_DIR})")
 
 
@@ -298,6 +313,12 @@ def _serve(args) -> int:
           flush=True)
     serve(make_app(args.state), listen=args.listen_address, threads=4)
     return 0
+
+
+def _catch_mail(args) -> int:
+    from owl.mailcatcher import serve
+
+    return serve(args.smtp_address, args.listen_address, args.state)
 
 
 def _break(args) -> int:
