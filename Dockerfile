@@ -12,8 +12,11 @@ RUN groupadd --gid 10001 owl \
         --shell /usr/sbin/nologin owl \
     && install -d -o owl -g owl -m 0750 /var/lib/owl
 
-# The sources are bind-mounted for the install only: no copy of them stays in the image.
-RUN --mount=type=bind,target=/src,rw pip install --no-cache-dir /src
+# The sources are bind-mounted for the install only: no copy of them stays in the image. The
+# runtime set comes from the lock with its hashes checked; the package itself brings no other.
+RUN --mount=type=bind,target=/src,rw \
+    pip install --no-cache-dir --require-hashes -r /src/requirements.lock \
+    && pip install --no-cache-dir --no-deps /src
 
 USER owl
 WORKDIR /var/lib/owl

@@ -15,9 +15,14 @@ setup(
         "alert_rules": ["*.yml", "tests/*.yml"],
         "dashboards": ["*.json"],
         "exporters.catalogue": ["catalogue.json"],
-        "sla_bridge": ["migrations/*.py", "migrations/versions/*.py", "openapi.yml"],
+        "sla_bridge": ["migrations/*.py", "migrations/script.py.mako", "migrations/versions/*.py",
+                       "openapi.yml"],
     },
+    # Every third-party module the shipped packages import, each declared directly (checked by
+    # tests/test_dependencies.py); requirements.lock pins the deployed set (scripts/lock.sh).
     install_requires=[
+        # `owl up`'s mail catcher for the demo
+        "aiosmtpd>=1.4,<2",
         "alembic>=1.13,<2",
         "apscheduler>=3.10,<4",
         "flask>=3.0,<4",
@@ -28,7 +33,11 @@ setup(
         # requests for the bridge, the exporter and the tests.
         "grafana-client>=3.11.2,<4",
         "holidays>=0.50,<1",
+        # CMS and component versions compared as PEP 440 versions (exporters/versions.py)
+        "packaging>=23,<27",
         "prometheus-client>=0.20,<1",
+        # `owl up`: which process holds a port it needs
+        "psutil>=5.9,<8",
         "psycopg[binary]>=3.1,<4",
         "pydantic>=2.6,<3",
         "pyyaml>=6,<7",
@@ -36,6 +45,8 @@ setup(
         "sqlalchemy>=2.0,<2.2",
         "urllib3>=2,<3",
         "waitress>=3.0,<4",
+        # the bridge's HTTP errors (Flask's own toolkit, imported directly)
+        "werkzeug>=3.0,<4",
     ],
     extras_require={
         # `python -m dashboards.build`: the builds of grafana-foundation-sdk are numbered
@@ -43,7 +54,7 @@ setup(
         # holds the 11.6 build of that epoch only (Grafana 11.6, as docker-compose.yml runs).
         "dashboards": ["grafana-foundation-sdk>=1769699379!11.6.0,<1769699379!11.7"],
         "test": [
-            "aiosmtpd>=1.4,<2",
+            "deptry>=0.20,<1",
             "grafana-foundation-sdk>=1769699379!11.6.0,<1769699379!11.7",
             "hypothesis>=6.100,<7",
             "jsonschema>=4.21,<5",

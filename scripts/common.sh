@@ -42,19 +42,39 @@ python_ok() {
   "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 }
 
-ensure_venv() {
-  local extras="$1"
-  local python=python3
+# create_venv DIR: a virtual environment with a current pip, made with Python 3.11 or newer
+create_venv() {
+  local venv="$1" python=python3
   if ! python_ok "$python"; then
     echo "Python 3.11 or newer is needed (python3 is $($python --version 2>&1))" >&2
     exit 1
   fi
-  if [ ! -x "$VENV/bin/python" ]; then
-    "$python" -m venv "$VENV" 2>/dev/null || {
+  if [ ! -x "$venv/bin/python" ]; then
+    "$python" -m venv "$venv" 2>/dev/null || {
       install_debian_packages python3-venv
-      "$python" -m venv "$VENV"
+      "$python" -m venv "$venv"
     }
   fi
-  "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q -e "$ROOT$extras"
+  "$venv/bin/pip" install -q --upgrade pip
+}
+
+# install_runtime DIR [WHEEL_DIR]: what a user runs, as the Dockerfile installs it: the locked
+# runtime set (hashes checked), then owl-monitoring's own wheel with no extras and no other
+# dependency. WHEEL_DIR keeps the wheel (default: a temporary folder).
+install_runtime() {
+  local venv="$1" wheels="${2:-}"
+  create_venv "$venv"
+  "$venv/bin/pip" install -q --require-hashes -r "$ROOT/requirements.lock"
+  if [ -z "$wheels" ]; then wheels="$(mktemp -d)"; fi
+  "$venv/bin/pip" wheel -q --no-deps --wheel-dir "$wheels" "$ROOT"
+  "$venv/bin/pip" install -q --no-deps --force-reinstall "$wheels"/owl_monitoring-*.whl
+}
+
+# install_for_tests DIR: the locked runtime set, then the checkout in editable mode with the
+# test extra on top
+install_for_tests() {
+  local venv="$1"
+  create_venv "$venv"
+  "$venv/bin/pip" install -q --require-hashes -r "$ROOT/requirements.lock"
+  "$venv/bin/pip" install -q -e "$ROOT[test]"
 }

@@ -5,6 +5,6 @@
 source "$(dirname "$0")/common.sh"
 install_debian_packages "${STACK_PACKAGES[@]}" python3-venv
 stop_packaged_services
-ensure_venv ""
+install_runtime "$VENV"
 cd "$ROOT"
 exec "$VENV/bin/owl" up --inventory "${OWL_INVENTORY:-examples/inventory.yml}" "$@"

@@ -3,7 +3,8 @@
 # PostgreSQL server, and runs pytest with CI=true (a missing binary fails, it never skips).
 source "$(dirname "$0")/common.sh"
 install_debian_packages "${STACK_PACKAGES[@]}" python3-venv postgresql restic borgbackup openssl
-ensure_venv "[test]"
+VENV="${OWL_TEST_VENV:-$ROOT/.venv-test}"
+install_for_tests "$VENV"
 
 as_postgres() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi

@@ -2,8 +2,9 @@ import pathlib
 
 import pytest
 
-# real Alertmanager and SMTP servers as fixtures: `alertmanager`, `smtp`
-pytest_plugins = ("tests.support.alertmanager", "tests.support.smtp")
+# real Alertmanager and SMTP servers as fixtures: `alertmanager`, `smtp`; owl as a user installs
+# it: `installed_owl`
+pytest_plugins = ("tests.support.alertmanager", "tests.support.smtp", "tests.support.install")
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
