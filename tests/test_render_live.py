@@ -129,7 +129,10 @@ PAGES = {
                "Sh4d0w Team</h1><p>Your security is low</p></center></body></html>",
     "/leet": "<html><body><marquee>site 0wn3d by xX_crew_Xx</marquee></body></html>",
     "/title": "<html><head><title>H4CK3D</title></head><body><img src=x.gif></body></html>",
+    "/unavailable": "<html><head><title>503 Service Unavailable</title></head><body>"
+                    "<h1>Service Unavailable</h1></body></html>",
 }
+UNAVAILABLE = {"/unavailable"}  # answered with 503
 
 
 @contextmanager
@@ -138,7 +141,7 @@ def serving_pages(port: int):
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             body = PAGES[self.path].encode()
-            self.send_response(200)
+            self.send_response(503 if self.path in UNAVAILABLE else 200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
@@ -156,7 +159,7 @@ def serving_pages(port: int):
         server.server_close()
 
 
-def test_the_defacement_module_fails_on_a_defacers_page_that_the_availability_module_passes(
+def test_the_defacement_module_fails_on_its_regexps_only_on_a_defacers_page_that_answers(
         tmp_path):
     out = tmp_path / "out"
     assert render_case(FIXTURE, out) == 0
@@ -164,18 +167,24 @@ def test_the_defacement_module_fails_on_a_defacers_page_that_the_availability_mo
     args = [require_binary("prometheus-blackbox-exporter"),
             f"--config.file={out}/blackbox/blackbox.yml", f"--web.listen-address={address}"]
 
-    def success(module: str, target: str) -> float:
+    def probe(module: str, target: str) -> dict[str, float]:
         response = requests.get(f"http://{address}/probe",
                                 params={"module": module, "target": target}, timeout=15)
-        return next(float(line.split()[1]) for line in response.text.splitlines()
-                    if line.startswith("probe_success "))
+        return {line.split()[0]: float(line.split()[1]) for line in response.text.splitlines()
+                if line.startswith("probe_")}
 
     with serving_pages(free_port()) as site, \
             running(args, tmp_path / "blackbox.log") as process:
         wait_for_http(f"http://{address}/-/healthy", process=process, **READY)
-        results = {path: (success("http_2xx", site + path),
-                          success("http_defacement", site + path)) for path in PAGES}
-    assert results == {"/plain": (1, 1), "/hacked": (1, 0), "/leet": (1, 0), "/title": (1, 0)}
+        results = {}
+        for path in PAGES:
+            defacement = probe("http_defacement", site + path)
+            results[path] = (probe("http_2xx", site + path)["probe_success"],
+                             defacement["probe_success"], defacement["probe_failed_due_to_regex"])
+    # (availability, defacement probe_success, probe_failed_due_to_regex): SiteDefaced reads the
+    # last one, which a page that does not answer (a 503) leaves at 0
+    assert results == {"/plain": (1, 1, 0), "/hacked": (1, 0, 1), "/leet": (1, 0, 1),
+                       "/title": (1, 0, 1), "/unavailable": (0, 0, 0)}
 
 
 @contextmanager
