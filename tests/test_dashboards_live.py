@@ -235,7 +235,7 @@ class Stack:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, installed_owl):
     for binary in ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter",
                    "openssl"):
         require_binary(binary)
@@ -279,10 +279,11 @@ def stack(tmp_path_factory):
         environment = {**os.environ, "SSL_CERT_FILE": str(ca), "REQUESTS_CA_BUNDLE": str(ca)}
         with open(log_path, "w") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "owl.cli", "up", "--inventory", str(inventory), "--state",
+                [installed_owl.owl, "up", "--inventory", str(inventory), "--state",
                  str(state), "--demo-site.listen-address", f"127.0.0.1:{ports['demo']}",
                  "--node-exporter.listen-address", "none"],
-                stdout=log, stderr=subprocess.STDOUT, env=environment)
+                stdout=log, stderr=subprocess.STDOUT, env=environment,
+                cwd=installed_owl.workdir)
         try:
             wait_until(lambda: "owl-monitoring is up" in log_path.read_text()
                        or process.poll() is not None, timeout=90, message="owl up ready")
