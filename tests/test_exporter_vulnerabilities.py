@@ -8,6 +8,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from exporters.app import build_registry
+from exporters.catalogue.model import load_catalogue, shipped_catalogue_path
 from exporters.context import ProbeContext
 from exporters.probe import ResultCache, run_probe
 from exporters.probes.cms import cms_probe
@@ -161,6 +162,17 @@ def test_data_files_ages(vulndb_path):
     catalogue_date = dt.datetime(2025, 10, 1, tzinfo=dt.timezone.utc)
     assert registry.get_sample_value("owl_cms_catalogue_age_seconds") == \
         (NOW - catalogue_date).total_seconds()
+
+
+def test_a_copied_catalogue_is_as_old_as_the_date_written_in_it_not_as_the_copy(tmp_path):
+    # OwlCmsCatalogueStale spares a new stack's first day by itself: the age stays the data's
+    copy = tmp_path / "catalogue.json"
+    copy.write_text(shipped_catalogue_path().read_text(encoding="utf-8"), encoding="utf-8")
+    context = ProbeContext(Probes(cms_catalogue=str(copy)), clock=lambda: NOW)
+    registry = build_registry(ResultCache(), context)
+    dated = dt.datetime.combine(load_catalogue(copy).date, dt.time(), dt.timezone.utc)
+    assert registry.get_sample_value("owl_cms_catalogue_age_seconds") == \
+        (NOW - dated).total_seconds()
 
 
 def test_the_vulnerability_scan_is_for_tier_2_and_up():
