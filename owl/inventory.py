@@ -17,7 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pydantic
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from owl.yamlsource import YamlSourceError, load_yaml
+from owl.tsdb_retention import DEFAULT as DEFAULT_RETENTION
+from owl.tsdb_retention import Retention
+from owl.yamlsource import UnbuildableScalar, YamlSourceError, load_yaml
 
 SEVERITIES = ("critical", "major", "minor")
 TIER_NAMES = {0: "Découverte", 1: "Essentiel", 2: "Professionnel", 3: "Avancé",
@@ -51,7 +53,11 @@ def _money(value):
             raise ValueError(f"{value!r} is not a decimal amount such as \"1200.00\"") from None
         if not amount.is_finite() or amount < 0:
             raise ValueError(f"{value!r} must be a finite amount, zero or more")
-        if amount != amount.quantize(Decimal("0.01")):
+        try:
+            cents = amount.quantize(Decimal("0.01"))
+        except InvalidOperation:  # more digits than decimal's precision, 28
+            raise ValueError(f"{value!r} is too large an amount") from None
+        if amount != cents:
             raise ValueError(f"{value!r} has more than two decimal places")
         return amount
     raise ValueError(f"expected a decimal amount as a quoted string, got {type(value).__name__}")
@@ -78,8 +84,11 @@ def parse_duration(value) -> dt.timedelta:
         return value
     if not isinstance(value, str) or not value or not (match := _DURATION.match(value)):
         raise ValueError(f"{value!r} is not a duration such as \"4h\", \"30m\" or \"2d\"")
-    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
-    return dt.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    try:
+        days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+        return dt.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    except (OverflowError, ValueError):  # timedelta's range; int's limit of 4300 digits
+        raise ValueError(f"{value!r} is longer than a duration can be") from None
 
 
 def format_duration(value: dt.timedelta) -> str:
@@ -357,6 +366,7 @@ class Stack(_Model):
     bridge: str = "127.0.0.1:9180"
     scrape_interval: Duration = dt.timedelta(seconds=30)
     evaluation_interval: Duration = dt.timedelta(seconds=30)
+    retention: Retention = DEFAULT_RETENTION  # how long Prometheus keeps samples
 
 
 PROBE_KINDS = ("cms", "vulnerabilities", "shop", "backup", "domain")
@@ -438,7 +448,8 @@ def _duplicate_ids(inventory_data) -> list[tuple[tuple, str]]:
             seen_clients.setdefault(client_id, index)
         targets: dict[str, str] = {}
         for kind in ("sites", "servers"):
-            for position, target in enumerate(client.get(kind) or []):
+            listed = client.get(kind)
+            for position, target in enumerate(listed if isinstance(listed, list) else []):
                 target_id = target.get("id") if isinstance(target, dict) else None
                 if not isinstance(target_id, str):
                     continue
@@ -457,6 +468,8 @@ def _describe(error: dict) -> str:
         return "unknown key"
     if kind == "missing":
         return "required key is missing"
+    if isinstance(error.get("input"), UnbuildableScalar):
+        return error["input"].problem
     if kind in ("value_error", "assertion_error"):
         return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
     if kind == "literal_error":
@@ -530,7 +543,13 @@ def parse_inventory(text: str, filename: str = "<inventory>") -> Inventory:
 def load_inventory(path: str | Path) -> Inventory:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        content = path.read_bytes()
     except OSError as exc:
         raise InventoryError([f"{path}: cannot read the inventory: {exc.strerror}"]) from None
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = content.count(b"\n", 0, exc.start) + 1
+        raise InventoryError([f"{path}:{line}: the inventory is not UTF-8 text "
+                              f"({exc.reason})"]) from None
     return parse_inventory(text, str(path))

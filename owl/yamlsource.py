@@ -3,10 +3,16 @@
 PyYAML's composed node tree keeps the line of each node; we keep that tree beside the constructed
 data so a validation error on a path such as ``("clients", 0, "contract", "monthly_fee")`` can
 be reported with the line it was written on.
+
+A scalar that YAML reads as a date, a number or a boolean but that Python cannot build
+(``2025-02-30``, an integer of 5000 digits, ``!!bool maybe``) becomes an :class:`UnbuildableScalar`
+instead of an exception, so that validation reports it with its field and line like any other
+wrong value.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import yaml
@@ -14,6 +20,60 @@ import yaml
 
 class YamlSourceError(ValueError):
     """The file is not valid YAML, or repeats a key; the message names file and line."""
+
+
+@dataclass(frozen=True)
+class UnbuildableScalar:
+    """A scalar of a YAML type (``kind``: date, integer...) that could not be built, and why
+    (``reason``, may be empty)."""
+
+    text: str
+    kind: str
+    reason: str
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def problem(self) -> str:
+        shown = self.text if len(self.text) <= 40 else self.text[:37] + "..."
+        why = f" ({self.reason})" if self.reason else ""
+        return f"{shown} is not a valid {self.kind}{why}; quote it if it is meant as text"
+
+
+def _date_reason(node, exc) -> str:
+    return str(exc) if isinstance(exc, ValueError) else "expected YYYY-MM-DD"
+
+
+def _integer_reason(node, exc) -> str:
+    limit = sys.get_int_max_str_digits()
+    return f"more than {limit} digits" if len(node.value) > limit else ""
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that scalars it cannot build are kept as values."""
+
+
+def _tolerate(tag: str, kind: str, reason=lambda node, exc: "") -> None:
+    """Make the loader's constructor of ``tag`` return an :class:`UnbuildableScalar` where it
+    fails; ``reason(node, exc)`` says why. Besides impossible values (ValueError), explicit tags
+    fail their own way: ``!!bool x`` (KeyError), ``!!timestamp x`` (AttributeError)."""
+    name = f"tag:yaml.org,2002:{tag}"
+    constructor = yaml.SafeLoader.yaml_constructors[name]
+
+    def construct(loader, node):
+        try:
+            return constructor(loader, node)
+        except (ValueError, KeyError, AttributeError) as exc:
+            return UnbuildableScalar(node.value, kind, reason(node, exc))
+
+    _Loader.add_constructor(name, construct)
+
+
+_tolerate("timestamp", "date", _date_reason)
+_tolerate("int", "integer", _integer_reason)
+_tolerate("float", "number")
+_tolerate("bool", "boolean")
 
 
 @dataclass
@@ -48,8 +108,11 @@ def _child(node: yaml.Node | None, step) -> yaml.Node | None:
     return None
 
 
-
-def _check_duplicate_keys(node: yaml.Node, filename: str) -> None:
+def _check_duplicate_keys(node: yaml.Node, filename: str, visited: set[int]) -> None:
+    """Visits each node once: an alias shares its anchor's node, and may even contain it."""
+    if id(node) in visited:
+        return
+    visited.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: dict[str, int] = {}
         for key_node, value_node in node.value:
@@ -60,27 +123,37 @@ def _check_duplicate_keys(node: yaml.Node, filename: str) -> None:
                         f"{filename}:{line}: key {key_node.value!r} is repeated "
                         f"(first on line {seen[key_node.value]})")
                 seen[key_node.value] = line
-            _check_duplicate_keys(value_node, filename)
+            _check_duplicate_keys(value_node, filename, visited)
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            _check_duplicate_keys(item, filename)
+            _check_duplicate_keys(item, filename, visited)
 
 
 def load_yaml(text: str, filename: str) -> YamlDocument:
     """Parse one YAML document, refusing repeated keys (PyYAML would keep the last silently)."""
-    loader = yaml.SafeLoader(text)
     try:
-        root = loader.get_single_node()
-        if root is not None:
-            _check_duplicate_keys(root, filename)
-        data = loader.construct_document(root) if root is not None else None
+        root, data = _compose_and_construct(text, filename)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{filename}:{mark.line + 1}" if mark else filename
         raise YamlSourceError(f"{where}: invalid YAML: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise YamlSourceError(f"{filename}: invalid YAML: {exc}") from None
-    finally:
-        loader.dispose()
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        line = text.count("\n", 0, exc.position) + 1
+        raise YamlSourceError(f"{filename}:{line}: invalid YAML: character "
+                              f"#x{exc.character:04x}: {exc.reason}") from None
     return YamlDocument(filename, data, root)
 
+
+def _compose_and_construct(text: str, filename: str) -> tuple[yaml.Node | None, object]:
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, None
+        _check_duplicate_keys(root, filename, set())
+        return root, loader.construct_document(root)
+    except RecursionError:
+        line = loader.get_mark().line + 1
+        raise YamlSourceError(f"{filename}:{line}: invalid YAML: nested too deeply") from None
+    finally:
+        loader.dispose()
