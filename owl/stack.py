@@ -19,9 +19,11 @@ from pathlib import Path
 
 import requests
 
+from owl import mailcatcher
 from owl.demo import DEFAULT_STATE_DIR
 from owl.cli import inventory_or_exit
-from owl.inventory import Inventory
+from owl.inventory import Inventory, Smtp
+from owl.render.profile import host_port
 
 DEMO_SITE_ADDRESS = "127.0.0.1:9182"
 NODE_EXPORTER_ADDRESS = "127.0.0.1:9100"
@@ -117,7 +119,25 @@ def services(inventory: Inventory, paths: StatePaths, inventory_path: Path, demo
         listed.append(Service("node_exporter", [
             "prometheus-node-exporter", f"--web.listen-address={node_exporter}"],
             f"http://{node_exporter}/metrics", f"http://{node_exporter}/metrics"))
+    catcher = mail_catcher(inventory.provider.smtp, paths)
+    if catcher:
+        listed.insert(0, catcher)  # first: the others may send mail as soon as they are up
     return listed
+
+
+def mail_catcher(smtp: Smtp, paths: StatePaths) -> Service | None:
+    """The demo's mail catcher at the inventory's SMTP address, if ``owl up`` can serve it."""
+    address = host_port(smtp.host, smtp.port)
+    refused = mailcatcher.refusal(smtp)
+    if refused:
+        print(f"no mail catcher: {refused}; mail goes to {address}, as the inventory says",
+              flush=True)
+        return None
+    health = f"127.0.0.1:{mailcatcher.free_local_port()}"
+    return Service("mail", _owl(
+        "demo", "mail", "--smtp.listen-address", address, "--web.listen-address", health,
+        "--state", str(paths.root)),
+        f"http://{health}/healthz", f"{mailcatcher.mail_folder(paths.root)}/ (SMTP {address})")
 
 
 def render_config(inventory: Inventory, paths: StatePaths) -> None:
