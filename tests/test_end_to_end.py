@@ -1,12 +1,15 @@
 """End to end, for real: `owl up` runs Prometheus, Alertmanager, blackbox_exporter, the owl
 exporter, the bridge and the demo site; the demo site goes down, the alert fires, Alertmanager
 delivers it, the bridge opens a critical incident for the right client; an operator acknowledges
-it; the site comes back and the incident is resolved.
+it; the site comes back and the incident is resolved. On-call's page, an email, is in the mail
+folder of `owl up`'s mail catcher.
 
 Only the intervals of this test's inventory are short; the rules are the real ones (SiteDown
 waits 1 minute), so this test takes two to three minutes.
 """
 
+import email
+import email.policy
 import os
 import signal
 import subprocess
@@ -21,6 +24,8 @@ from tests.support.processes import free_port, wait_until
 INVENTORY = """
 provider:
   name: OWL SYSTEMS
+  smtp: {{host: 127.0.0.1, port: {smtp}, sender: monitoring@owl-systems.example}}
+  receivers: {{pager: {{email: astreinte@owl-systems.example}}}}
   stack:
     prometheus: 127.0.0.1:{prometheus}
     alertmanager: 127.0.0.1:{alertmanager}
@@ -52,7 +57,7 @@ def stack(tmp_path):
     for binary in ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"):
         require_binary(binary)
     ports = {name: free_port() for name in
-             ("prometheus", "alertmanager", "blackbox", "exporter", "bridge", "demo")}
+             ("prometheus", "alertmanager", "blackbox", "exporter", "bridge", "demo", "smtp")}
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(INVENTORY.format(**ports))
     state = tmp_path / "state"
@@ -108,6 +113,15 @@ def test_a_site_outage_goes_through_as_an_incident_and_back(stack):
     assert acked.status_code == 200
     assert (acked.json()["state"], acked.json()["sla"]) == ("acknowledged", "met")
 
+    # the demo client has 24/7 support: Alertmanager pages on-call by email (after the pager
+    # route's group_wait of 30 s), and owl up's mail catcher keeps the message
+    smtp = f"127.0.0.1:{stack['ports']['smtp']}"
+    assert f"{stack['state'] / 'mail'}/ (SMTP {smtp})" in stack["log"].read_text()
+    [page] = wait_until(lambda: _mail_about("SiteDown", stack["state"] / "mail"), timeout=60,
+                        message="the page about SiteDown in the mail folder")
+    assert page["X-RcptTo"] == "astreinte@owl-systems.example"
+    assert page["Subject"].startswith("[FIRING:1]") and "demo shop" in page["Subject"]
+
     repaired = owl("demo", "repair", "--state", str(stack["state"]))
     assert repaired.returncode == 0, repaired.stderr
     resolved = wait_until(lambda: [i for i in demo_incidents() if i["state"] == "resolved"],
@@ -118,6 +132,13 @@ def test_a_site_outage_goes_through_as_an_incident_and_back(stack):
     acme = requests.get(f"{bridge}/api/v1/incidents", params={"client": "acme"}, headers=auth,
                         timeout=5).json()["incidents"]
     assert acme == []
+
+
+def _mail_about(alertname: str, folder) -> list:
+    """The messages caught in ``folder`` whose subject names ``alertname``, oldest first."""
+    messages = [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+                for path in sorted(folder.glob("*.eml"))]
+    return [message for message in messages if alertname in message["Subject"]]
 
 
 def _query(prometheus: str, expr: str) -> list:
