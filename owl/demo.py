@@ -30,7 +30,8 @@ from pathlib import Path
 from string import Template
 from wsgiref.util import application_uri
 
-DEFAULT_STATE_DIR = ".owl/state"
+from owl.state import add_state_option
+
 DEFAULT_LISTEN_ADDRESS = "127.0.0.1:9182"
 DEFAULT_SMTP_ADDRESS = "127.0.0.1:2525"
 DEFAULT_MAIL_HEALTH_ADDRESS = "127.0.0.1:9183"
@@ -300,9 +301,7 @@ def register(subparsers):
                       f"(default: {DEFAULT_MAIL_HEALTH_ADDRESS})")
     mail.set_defaults(handler=_catch_mail)
     for command in commands.choices.values():
-        command.add_argument("--state", default=DEFAULT_STATE_DIR, metavar="DIR",
-                             help="state folder: break flags in DIR/demo/, mail in DIR/mail/ "
-                             f"(default: {DEFAULT_STATE_DIR})")
+        add_state_option(command, "state folder: break flags in DIR/demo/, mail in DIR/mail/")
 
 
 def _serve(args) -> int:

@@ -20,10 +20,10 @@ from pathlib import Path
 import requests
 
 from owl import mailcatcher
-from owl.demo import DEFAULT_STATE_DIR
 from owl.cli import inventory_or_exit
 from owl.inventory import Inventory, Smtp
 from owl.render.profile import host_port
+from owl.state import StatePaths, add_state_option
 
 DEMO_SITE_ADDRESS = "127.0.0.1:9182"
 NODE_EXPORTER_ADDRESS = "127.0.0.1:9100"
@@ -46,31 +46,6 @@ class Service:
     args: list[str]
     ready_url: str
     url: str
-
-
-@dataclasses.dataclass(frozen=True)
-class StatePaths:
-    root: Path
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def database_url(self) -> str:
-        return f"sqlite:///{(self.root / 'bridge.db').resolve()}"
-
-    @property
-    def webhook_token_file(self) -> Path:
-        return self.root / "secrets" / "bridge-webhook-token"
-
-    @property
-    def operator_token_file(self) -> Path:
-        return self.root / "secrets" / "demo-operator-token"
 
 
 def missing_binaries(names) -> list[str]:
@@ -287,10 +262,10 @@ def run(args) -> int:
 
 def register(subparsers) -> None:
     up = subparsers.add_parser("up", help="run the whole stack on 127.0.0.1 until Ctrl-C")
-    up.add_argument("--inventory", required=True)
-    up.add_argument("--state", default=DEFAULT_STATE_DIR,
-                    help="folder for configuration, data, logs and tokens (default %(default)s)")
-    up.add_argument("--demo-site.listen-address", dest="demo_site", default=DEMO_SITE_ADDRESS)
+    up.add_argument("--inventory", required=True, metavar="FILE", help="the inventory file")
+    add_state_option(up, "folder for configuration, data, logs and tokens")
+    up.add_argument("--demo-site.listen-address", dest="demo_site", default=DEMO_SITE_ADDRESS,
+                    metavar="HOST:PORT", help="where to run the demo sites (default %(default)s)")
     up.add_argument("--node-exporter.listen-address", dest="node_exporter",
                     default=NODE_EXPORTER_ADDRESS,
                     help="where to run node_exporter, or 'none' (default %(default)s)")

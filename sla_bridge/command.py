@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
+from typing import NoReturn
 
 from owl.cli import inventory_or_exit
-
-DEFAULT_DATABASE = "sqlite:///owl-bridge.db"
+from owl.state import add_database_options, database_url
 
 
 def register(subparsers) -> None:
-    bridge = subparsers.add_parser("bridge", help="run the SLA bridge (webhook receiver, API)")
+    bridge = subparsers.add_parser("bridge", help="run the SLA bridge (webhook receiver, API); "
+                                   "it creates its database if missing")
     _inventory_flag(bridge)
-    _database_flag(bridge)
+    add_database_options(bridge)
     bridge.add_argument("--web.listen-address", dest="listen", default="127.0.0.1:9180",
                         help="HOST:PORT to listen on (default %(default)s)")
     bridge.add_argument("--webhook.token-file", dest="webhook_token_file",
@@ -27,35 +29,87 @@ def register(subparsers) -> None:
     bridge.set_defaults(handler=_run_bridge)
 
     operator = subparsers.add_parser("operator", help="manage operator tokens")
-    operator_commands = operator.add_subparsers(dest="operator_command", required=True)
+    operator_commands = operator.add_subparsers(dest="operator_command", required=True,
+                                                metavar="ACTION")
     add = operator_commands.add_parser("add", help="create an operator token (printed once)")
-    add.add_argument("name")
-    _database_flag(add)
+    add.add_argument("name", help="who the token is for, recorded with their actions")
+    add_database_options(add)
     add.set_defaults(handler=_add_operator)
 
     client_token = subparsers.add_parser("client-token", help="manage client read tokens")
-    client_commands = client_token.add_subparsers(dest="client_command", required=True)
+    client_commands = client_token.add_subparsers(dest="client_command", required=True,
+                                                  metavar="ACTION")
     add = client_commands.add_parser("add", help="create a token that reads one client's data")
-    add.add_argument("client")
+    add.add_argument("client", help="the client's id in the inventory")
     _inventory_flag(add)
-    _database_flag(add)
+    add_database_options(add)
     add.set_defaults(handler=_add_client_token)
 
     db = subparsers.add_parser("db", help="database schema")
-    db_commands = db.add_subparsers(dest="db_command", required=True)
-    upgrade = db_commands.add_parser("upgrade", help="apply pending schema migrations")
-    _database_flag(upgrade)
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_commands.add_parser("upgrade", help="apply pending schema migrations (creates "
+                                     "the database if missing)")
+    add_database_options(upgrade)
     upgrade.set_defaults(handler=_upgrade)
 
 
 def _inventory_flag(parser) -> None:
-    parser.add_argument("--inventory", required=True, help="inventory YAML file")
+    parser.add_argument("--inventory", required=True, metavar="FILE", help="the inventory file")
 
 
-def _database_flag(parser) -> None:
-    parser.add_argument("--database", default=DEFAULT_DATABASE,
-                        help="SQLAlchemy URL: sqlite:///PATH or postgresql://... "
-                             "(default %(default)s)")
+def _fail(message: str) -> NoReturn:
+    print(message, file=sys.stderr)
+    raise SystemExit(1)
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite URL; None for PostgreSQL. Exit status 1 for another URL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None
+    if parsed is None or parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        _fail(f"--database {url!r} is not a database URL such as sqlite:///PATH or "
+              "postgresql://USER@HOST/NAME")
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def existing_database(args):
+    """The database of ``args`` for a command that reads it or adds to it; its reason and exit
+    status 1 when it does not exist (it is not created), cannot be read, or its schema is
+    behind."""
+    from sqlalchemy.exc import DBAPIError
+
+    from sla_bridge.storage.database import Database
+
+    url = database_url(args)
+    path = _sqlite_file(url)
+    if path is not None and not path.exists():
+        _fail(f"no database at {path}: `owl up` creates one in its state folder, or create "
+              f"it with `owl db upgrade --database {url}`")
+    db = Database(url)
+    try:
+        current = db.is_current()
+    except DBAPIError as exc:  # unreachable server, not a database file...
+        _fail(f"cannot read the database {db.engine.url!r}: {str(exc.orig).strip()}")
+    if not current:
+        _fail(f"the database schema is not current: run `owl db upgrade --database {url}`")
+    return db
+
+
+def _creatable_database_url(args) -> str:
+    """The database URL of ``args``, for a command that creates the database if missing: the
+    folder of an SQLite file is created now."""
+    url = database_url(args)
+    path = _sqlite_file(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return url
 
 
 def _run_bridge(args) -> int:
@@ -86,22 +140,20 @@ def _run_bridge(args) -> int:
         print("provider.smtp.username is set but there is no password: set OWL_SMTP_PASSWORD "
               "or provider.smtp.password_file", file=sys.stderr)
         return 1
-    serve(BridgeConfig(args.database, inventory, token, alertmanager_url=args.alertmanager_url,
-                       smtp_password=smtp_password), args.listen, threads=args.threads)
+    serve(BridgeConfig(_creatable_database_url(args), inventory, token,
+                       alertmanager_url=args.alertmanager_url, smtp_password=smtp_password),
+          args.listen, threads=args.threads)
     return 0
 
 
-def _tokens(database: str):
+def _tokens(args):
     from sla_bridge.auth import TokenStore
-    from sla_bridge.storage.database import Database
 
-    db = Database(database)
-    db.upgrade()
-    return TokenStore(db, None)
+    return TokenStore(existing_database(args), None)
 
 
 def _add_operator(args) -> int:
-    token = _tokens(args.database).add("operator", args.name)
+    token = _tokens(args).add("operator", args.name)
     print(token)
     print(f"operator {args.name!r}: token created; it is shown only this once.",
           file=sys.stderr)
@@ -113,7 +165,7 @@ def _add_client_token(args) -> int:
     if inventory.client(args.client) is None:
         print(f"unknown client {args.client!r} in {args.inventory}", file=sys.stderr)
         return 1
-    token = _tokens(args.database).add("client", f"client:{args.client}", client=args.client)
+    token = _tokens(args).add("client", f"client:{args.client}", client=args.client)
     print(token)
     print(f"client {args.client!r}: read token created; it is shown only this once.",
           file=sys.stderr)
@@ -123,6 +175,7 @@ def _add_client_token(args) -> int:
 def _upgrade(args) -> int:
     from sla_bridge.storage.database import Database
 
-    Database(args.database).upgrade()
+    url = _creatable_database_url(args)
+    Database(url).upgrade()
     print("database schema is current")
     return 0

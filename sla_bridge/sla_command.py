@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from owl.cli import inventory_or_exit
+from owl.state import add_database_options
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -21,28 +22,32 @@ def _month(value: str) -> str:
 
 
 def register(subparsers) -> None:
-    from sla_bridge.command import DEFAULT_DATABASE
-
     ledger = subparsers.add_parser("ledger", help="print the penalty ledger of a month")
     ledger.add_argument("--month", required=True, type=_month, help="YYYY-MM")
     ledger.add_argument("--client", help="one client (default: every client with an SLA)")
-    ledger.add_argument("--inventory", required=True)
-    ledger.add_argument("--database", default=DEFAULT_DATABASE)
-    ledger.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    _inventory_flag(ledger)
+    add_database_options(ledger)
+    ledger.add_argument("--format", choices=("text", "json", "csv"), default="text",
+                        help="text for reading, json or csv for tools (default: %(default)s)")
     ledger.set_defaults(handler=_ledger)
 
     sla = subparsers.add_parser("sla", help="event history: export and replay")
-    commands = sla.add_subparsers(dest="sla_command", required=True)
+    commands = sla.add_subparsers(dest="sla_command", required=True, metavar="ACTION")
     export = commands.add_parser("export-events", help="write the event history as JSON lines")
-    export.add_argument("--database", default=DEFAULT_DATABASE)
+    add_database_options(export)
     export.add_argument("--out", help="file to write (default: standard output)")
     export.set_defaults(handler=_export)
     replay = commands.add_parser("replay", help="recompute incidents and ledgers from events")
-    replay.add_argument("--inventory", required=True)
+    _inventory_flag(replay)
     replay.add_argument("--events", required=True, help="a file written by export-events")
     replay.add_argument("--month", required=True, type=_month, help="YYYY-MM")
     replay.add_argument("--client", help="one client (default: every client with an SLA)")
     replay.set_defaults(handler=_replay)
+
+
+def _inventory_flag(parser) -> None:
+    parser.add_argument("--inventory", required=True, metavar="FILE",
+                        help="the inventory file (the contracts the ledgers apply)")
 
 
 def _clients(service, client: str | None) -> list[str]:
@@ -83,26 +88,22 @@ def _ledger_text(ledger) -> str:
 
 
 def _ledger(args) -> int:
+    from sla_bridge.command import existing_database
     from sla_bridge.engine.terms import terms_from_inventory
     from sla_bridge.service import SlaService
-    from sla_bridge.storage.database import Database
 
     inventory = inventory_or_exit(args.inventory)
-    db = Database(args.database)
-    if not db.is_current():
-        print("the database schema is not current: run `owl db upgrade`", file=sys.stderr)
-        return 1
-    service = SlaService(db, terms_from_inventory(inventory),
+    service = SlaService(existing_database(args), terms_from_inventory(inventory),
                          lambda: dt.datetime.now(dt.timezone.utc))
     print_ledgers(service, _clients(service, args.client), args.month, args.format)
     return 0
 
 
 def _export(args) -> int:
+    from sla_bridge.command import existing_database
     from sla_bridge.replay import export_events
-    from sla_bridge.storage.database import Database
 
-    lines = export_events(Database(args.database), dt.datetime.now(dt.timezone.utc))
+    lines = export_events(existing_database(args), dt.datetime.now(dt.timezone.utc))
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     try:
         for line in lines:

@@ -12,6 +12,7 @@ from exporters.targets import Target
 from owl import demo
 from owl.cli import main
 from owl.inventory import load_inventory
+from owl.state import DEFAULT_STATE_DIR
 from tests.conftest import REPO
 from tests.support.processes import free_port, running, wait_for_http
 
@@ -113,6 +114,14 @@ def test_break_and_repair_acme(demo_site, state, capsys):
 
 
 def test_default_state_dir_is_the_one_owl_up_uses():
-    assert demo.DEFAULT_STATE_DIR == ".owl/state"
-    flag = demo.flag_file(demo.DEFAULT_STATE_DIR, "shop")
+    assert DEFAULT_STATE_DIR == ".owl/state"
+    flag = demo.flag_file(DEFAULT_STATE_DIR, "shop")
     assert flag.as_posix() == ".owl/state/demo/shop.broken"
+
+
+def test_break_and_repair_use_the_state_folder_of_owl_state(tmp_path, monkeypatch):
+    monkeypatch.setenv("OWL_STATE", str(tmp_path))
+    assert main(["demo", "break", "--site", "acme"]) == 0
+    assert (tmp_path / "demo" / "acme.broken").exists()
+    assert main(["demo", "repair", "--site", "acme"]) == 0
+    assert not (tmp_path / "demo" / "acme.broken").exists()
