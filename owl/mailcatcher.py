@@ -29,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from owl.inventory import Smtp
+from owl.ports import split_address
 from owl.render.profile import host_port
 
 MAIL_DIR = "mail"
@@ -37,12 +38,6 @@ ACCEPTED = "250 2.0.0 Message accepted for delivery"
 
 def mail_folder(state_dir: str | Path) -> Path:
     return Path(state_dir) / MAIL_DIR
-
-
-def split_address(address: str) -> tuple[str, int]:
-    """``HOST:PORT`` (``[::1]:PORT`` for IPv6) as ``(host, port)``."""
-    host, _, port = address.rpartition(":")
-    return host.strip("[]"), int(port)
 
 
 def refusal(smtp: Smtp) -> str | None:
