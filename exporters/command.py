@@ -43,7 +43,8 @@ def register(subparsers):
                         help="keep the probes' state (last backup checks and restore tests) in "
                         "DIR, created if missing, so that a restart does not run them all again; "
                         "one DIR per instance (default: memory only)")
-    parser.add_argument("--log.level", dest="log_level", choices=LOG_LEVELS, default="info")
+    parser.add_argument("--log.level", dest="log_level", choices=LOG_LEVELS, default="info",
+                        help="log messages of this level and above (default: %(default)s)")
     parser.set_defaults(handler=run)
 
 

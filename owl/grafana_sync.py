@@ -36,7 +36,7 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlencode
 
-from owl.cli import date_argument, inventory_or_exit
+from owl.cli import date_argument, deprecated_spelling, inventory_or_exit
 from owl.inventory import Client, format_duration
 from owl.render.grafana import DATASOURCE_UID
 
@@ -306,13 +306,15 @@ def register(subparsers) -> None:
         "sync", help="one organization per client with its dashboards, a Viewer team and a "
         "data source limited to its own series; idempotent")
     sync.add_argument("--url", required=True, help="Grafana's URL, e.g. http://127.0.0.1:3000")
-    sync.add_argument("--inventory", required=True, metavar="FILE")
+    sync.add_argument("--inventory", required=True, metavar="FILE", help="the inventory file")
     sync.add_argument("--user", default=os.environ.get("OWL_GRAFANA_ADMIN_USER", "admin"),
                       help="a Grafana server admin (default: $OWL_GRAFANA_ADMIN_USER or admin)")
     sync.add_argument("--password-file", type=Path, metavar="FILE",
                       help=f"the admin's password (default: ${PASSWORD_VARIABLE})")
-    sync.add_argument("--label-proxy-url", default=DEFAULT_LABEL_PROXY_URL,
-                      help="prom-label-proxy as Grafana reaches it (default: %(default)s)")
+    label_proxy = sync.add_argument(
+        "--label-proxy.url", dest="label_proxy_url", default=DEFAULT_LABEL_PROXY_URL,
+        metavar="URL", help="prom-label-proxy as Grafana reaches it (default: %(default)s)")
+    deprecated_spelling(sync, "--label-proxy-url", label_proxy)
     sync.add_argument("--timeout", type=float, default=10.0, help="seconds per request")
     sync.add_argument("--now", metavar="YYYY-MM-DD", type=date_argument,
                       help="the day contracts are judged on (default: today)")

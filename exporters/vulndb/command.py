@@ -22,7 +22,8 @@ def register(subparsers):
         "advisories and merge them into DB: records with the same id are replaced. "
         "cisa-kev (CISA's Known Exploited Vulnerabilities JSON) adds no record: it marks the "
         "records it lists as known exploited.")
-    importer.add_argument("--format", required=True, choices=FORMATS)
+    importer.add_argument("--format", required=True, choices=FORMATS,
+                          help="the feed's format: " + ", ".join(FORMATS))
     importer.add_argument("file", metavar="FILE", help="the feed file (or folder, friendsofphp)")
     importer.add_argument("--db", required=True, metavar="DB",
                           help="the database file (provider.probes.vulnerability_db)")
