@@ -23,6 +23,7 @@ from owl import mailcatcher
 from owl.cli import inventory_or_exit
 from owl.inventory import Inventory, Smtp
 from owl.render.profile import host_port
+from owl.render.prometheus import prometheus_flags
 from owl.state import StatePaths, add_state_option
 
 DEMO_SITE_ADDRESS = "127.0.0.1:9182"
@@ -64,7 +65,8 @@ def services(inventory: Inventory, paths: StatePaths, inventory_path: Path, demo
         Service("prometheus", [
             "prometheus", f"--config.file={config / 'prometheus' / 'prometheus.yml'}",
             f"--storage.tsdb.path={paths.root / 'prometheus-data'}",
-            f"--web.listen-address={stack.prometheus}", "--web.enable-lifecycle"],
+            f"--web.listen-address={stack.prometheus}", "--web.enable-lifecycle",
+            *prometheus_flags(stack)],
             f"http://{stack.prometheus}/-/ready", f"http://{stack.prometheus}/"),
         Service("alertmanager", [
             "prometheus-alertmanager",

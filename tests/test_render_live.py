@@ -121,6 +121,20 @@ def test_alertmanager_sends_every_alert_to_the_bridge_with_the_token_from_its_fi
     assert delivery["json"]["alerts"][0]["labels"] == alert
 
 
+def test_prometheus_keeps_its_samples_for_the_retention_of_the_rendered_flags_file(tmp_path):
+    out = tmp_path / "out"
+    assert render_case(FIXTURE, out) == 0
+    base_url = f"http://127.0.0.1:{free_port()}"
+    args = [require_binary("prometheus"), f"--config.file={out}/prometheus/prometheus.yml",
+            f"--storage.tsdb.path={tmp_path}/data",
+            f"--web.listen-address={base_url.removeprefix('http://')}",
+            f"@{out}/prometheus/flags"]  # as docker-compose.yml gives it, in either profile
+    with running(args, tmp_path / "prometheus.log") as process:
+        wait_for_http(f"{base_url}/-/ready", process=process, **READY)
+        runtime = requests.get(f"{base_url}/api/v1/status/runtimeinfo", timeout=5).json()
+    assert runtime["data"]["storageRetention"] == "400d"
+
+
 PAGES = {
     "/plain": "<html><head><title>Boutique</title></head><body><h1>Nos produits</h1>"
               "<p>Une entreprise familiale, owned by the Martin family since 1950.</p>"

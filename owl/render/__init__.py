@@ -4,6 +4,7 @@
 :func:`write_rendered` then writes them, each one atomically. Layout under the output directory::
 
     prometheus/prometheus.yml          scrape jobs, rule files, alerting (owl.render.prometheus)
+    prometheus/flags                   its command-line flags from the inventory (the retention)
     prometheus/targets/<job>.json      file_sd targets: blackbox_http, blackbox_ssh, node
     prometheus/rules/<area>.yml        copies of the alert_rules package's rule files
     prometheus/rules/generated.yml     months in the provider's timezone, contract ends, probe

@@ -1,4 +1,6 @@
-"""``prometheus/prometheus.yml``, its file_sd target files and the copies of the alert rules.
+"""``prometheus/prometheus.yml``, its file_sd target files, the copies of the alert rules, and
+``prometheus/flags``: the command-line flags that the inventory decides (the retention), one a line,
+for ``prometheus @FILE`` (docker-compose.yml reads it so; ``owl up`` gives them on its command line).
 
 Scrape jobs (their names are what alert rules and dashboards select on):
 
@@ -25,11 +27,12 @@ import importlib.resources
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from owl.inventory import Client, Inventory, Server, Site, format_duration
+from owl.inventory import Client, Inventory, Server, Site, Stack, format_duration
 from owl.render.profile import Profile, host_port
 from owl.render.serialize import to_json, to_yaml
 
 CONFIG_PATH = "prometheus/prometheus.yml"
+FLAGS_PATH = "prometheus/flags"
 RULES_DIR = "prometheus/rules"
 TARGETS_DIR = "prometheus/targets"
 FILE_SD_JOBS = ("blackbox_http", "blackbox_tls_legacy", "blackbox_ssh", "node")
@@ -52,12 +55,26 @@ BLACKBOX_JOBS = {
 
 
 def render_prometheus(inventory: Inventory, profile: Profile, today: dt.date) -> dict[str, str]:
-    """prometheus.yml, one target file per file_sd job, and the alert rule files."""
-    files = {CONFIG_PATH: to_yaml(prometheus_config(inventory, profile))}
+    """prometheus.yml, its flags, one target file per file_sd job, and the alert rule files."""
+    files = {CONFIG_PATH: to_yaml(prometheus_config(inventory, profile)),
+             FLAGS_PATH: flags_file(inventory.provider.stack)}
     for job, groups in target_groups(inventory.monitored_clients(today)).items():
         files[f"{TARGETS_DIR}/{job}.json"] = to_json(groups)
     files.update(alert_rule_copies())
     return files
+
+
+def prometheus_flags(stack: Stack) -> list[str]:
+    """Prometheus' flags that the inventory decides: it keeps what the rules and dashboards read
+    (owl.tsdb_retention)."""
+    return [f"--storage.tsdb.retention.time={format_duration(stack.retention)}"]
+
+
+def flags_file(stack: Stack) -> str:
+    """:func:`prometheus_flags` as Prometheus reads an ``@FILE`` argument: a flag a line."""
+    lines = ["# Prometheus' flags from the inventory's provider.stack: prometheus @FILE",
+             *prometheus_flags(stack)]
+    return "\n".join(lines) + "\n"
 
 
 def prometheus_config(inventory: Inventory, profile: Profile) -> dict:
