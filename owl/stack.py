@@ -66,13 +66,14 @@ def services(inventory: Inventory, paths: StatePaths, inventory_path: Path, demo
             "prometheus", f"--config.file={config / 'prometheus' / 'prometheus.yml'}",
             f"--storage.tsdb.path={paths.root / 'prometheus-data'}",
             f"--web.listen-address={stack.prometheus}", "--web.enable-lifecycle",
-            *prometheus_flags(stack)],
+            f"--web.external-url=http://{stack.prometheus}/", *prometheus_flags(stack)],
             f"http://{stack.prometheus}/-/ready", f"http://{stack.prometheus}/"),
         Service("alertmanager", [
             "prometheus-alertmanager",
             f"--config.file={config / 'alertmanager' / 'alertmanager.yml'}",
             f"--storage.path={paths.root / 'alertmanager-data'}",
-            f"--web.listen-address={stack.alertmanager}", "--cluster.listen-address="],
+            f"--web.listen-address={stack.alertmanager}", "--cluster.listen-address=",
+            f"--web.external-url=http://{stack.alertmanager}/"],
             f"http://{stack.alertmanager}/-/ready", f"http://{stack.alertmanager}/"),
         Service("blackbox_exporter", [
             "prometheus-blackbox-exporter",

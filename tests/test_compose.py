@@ -25,6 +25,8 @@ from owl.grafana_sync import CLIENT_HEADER, DEFAULT_LABEL_PROXY_URL
 from owl.render.alertmanager import BRIDGE_RECEIVER
 from owl.render.grafana import DASHBOARD_PROVIDER_PATH, DASHBOARDS_DIR, DATASOURCE_PATH
 from owl.render.profile import COMPOSE_MOUNTS, DEFAULT_TOKEN_FILE
+from owl.render.prometheus import FLAGS_PATH
+from owl.tsdb_retention import MINIMUM, parse_retention
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "examples" / "inventory.yml"
@@ -114,6 +116,11 @@ def flag(command: list[str], name: str) -> str:
     raise AssertionError(f"{name} is missing from {command}")
 
 
+def argument_files(command: list[str]) -> list[str]:
+    """The files of ``@FILE`` arguments, which Prometheus and its exporters read as flags."""
+    return [word.removeprefix("@") for word in command if word.startswith("@")]
+
+
 def container_ports(spec: dict) -> set[int]:
     """Ports published (``ports``) or only offered to the other services (``expose``)."""
     return {int(str(port).split(":")[-1]) for port in [*spec.get("ports", []),
@@ -141,7 +148,8 @@ def prometheus_reads(rendered: Path, command: list[str]) -> list[str]:
     config = load(rendered / "prometheus" / "prometheus.yml")
     targets = [path for job in config["scrape_configs"]
                for sd in job.get("file_sd_configs", []) for path in sd["files"]]
-    return [flag(command, "--config.file"), *config["rule_files"], *targets, *file_values(config)]
+    return [flag(command, "--config.file"), *argument_files(command), *config["rule_files"],
+            *targets, *file_values(config)]
 
 
 def alertmanager_reads(rendered: Path, command: list[str]) -> list[str]:
@@ -195,6 +203,24 @@ def test_every_address_the_render_calls_is_a_service_exposing_that_port(compose,
         host, port = address.rsplit(":", 1)
         assert host in services, f"{address}: no service {host}"
         assert int(port) in container_ports(services[host]), f"{host} does not expose {port}"
+
+
+@pytest.mark.parametrize("service", ["prometheus", "alertmanager"])
+def test_links_in_alerts_point_where_the_service_is_published_on_the_host(compose, service):
+    spec = compose["services"][service]
+    [published] = spec["ports"]
+    host, port, _ = published.split(":")
+    assert flag(spec["command"], "--web.external-url") == f"http://{host}:{port}/"
+
+
+def test_prometheus_keeps_the_rendered_retention_which_covers_what_the_stack_reads(
+        compose, rendered):
+    [flags] = argument_files(compose["services"]["prometheus"]["command"])
+    assert host_path(compose, "prometheus", flags) == rendered / FLAGS_PATH
+    lines = (rendered / FLAGS_PATH).read_text().splitlines()
+    retention = flag([line for line in lines if not line.startswith("#")],
+                     "--storage.tsdb.retention.time")
+    assert parse_retention(retention) >= MINIMUM  # tests/test_retention.py: the longest read
 
 
 def test_the_bridge_reaches_the_alertmanager_service_for_silences(compose):
