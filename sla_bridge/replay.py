@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from owl.inventory import Inventory
-from sla_bridge.engine.terms import terms_from_inventory
+from sla_bridge.contract_terms import terms_from_inventory
 from sla_bridge.service import SlaService
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.schema import Event, Incident, Maintenance

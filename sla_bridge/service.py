@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sla_bridge.contract_terms import CalendarCache, contract_snapshot, terms_from_snapshot
 from sla_bridge.engine import lifecycle
 from sla_bridge.engine.alerts import SEVERITIES, AlertNotice
 from sla_bridge.engine.ledger import (
@@ -24,7 +25,7 @@ from sla_bridge.engine.ledger import (
 )
 from sla_bridge.engine.lifecycle import Action
 from sla_bridge.engine.maintenance import MaintenanceWindow
-from sla_bridge.engine.terms import CalendarCache, ClientTerms, terms_from_snapshot
+from sla_bridge.engine.terms import ClientTerms
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.queries import (
     NewIncident,
@@ -157,7 +158,7 @@ class SlaService:
             recorded = latest_contract_snapshots(session)
             deleted = set(session.scalars(select(Deletion.client)))
             for client, terms in sorted(self.terms.items()):
-                snapshot = terms.snapshot()
+                snapshot = contract_snapshot(terms)
                 if client not in deleted and recorded.get(client) != snapshot:
                     session.add(Event(kind="contract", at=self.clock(), client=client,
                                       payload={"contract": snapshot}))

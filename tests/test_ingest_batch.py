@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from owl.inventory import parse_inventory
-from sla_bridge.engine.terms import terms_from_inventory
+from sla_bridge.contract_terms import terms_from_inventory
 from sla_bridge.ingest_batch import LEADERS, IngestBatcher
 from sla_bridge.service import SlaService
 from sla_bridge.storage.database import Database

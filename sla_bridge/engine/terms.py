@@ -1,16 +1,32 @@
-"""A client's contract terms as the engine needs them, derived from the inventory."""
+"""A client's contract terms as the engine reads them (sections 4, 5 and 9).
+
+The engine only reads terms: :mod:`sla_bridge.contract_terms` builds them, from the inventory or
+from a snapshot in the event history, with owl's calendars behind the protocols below.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from owl.businesstime import WEEKDAYS, BusinessCalendar, WallClock
-from owl.inventory import Calendar, Client, Inventory
 
-UTC = dt.timezone.utc
+class Clock(Protocol):
+    """Adds a response time to an instant (section 5a); aware UTC datetimes in and out."""
+
+    def add(self, start: dt.datetime, duration: dt.timedelta) -> dt.datetime: ...
+
+
+class OpeningHours(Clock, Protocol):
+    """The client's opening hours and public holidays, as ``owl.businesstime`` computes them.
+
+    ``add`` counts business time only. ``add_working_days`` is not the engine's: the deletion
+    day of section 9 (``sla_bridge.retention``) reads it from the terms.
+    """
+
+    def add_working_days(self, day: dt.date, count: int) -> dt.date: ...
 
 
 @dataclass(frozen=True)
@@ -26,17 +42,18 @@ class ClientTerms:
     suspended_since: dt.datetime | None
     terminated_on: dt.date | None
     trial_end: dt.date | None
-    calendar: BusinessCalendar
+    calendar: OpeningHours
+    wall_clock: Clock
     response_times: dict[str, dt.timedelta]
     penalty_rates: dict[str, Decimal]
     penalty_cap: Decimal
     reopen_window: dt.timedelta
     ledger_timezone: ZoneInfo
 
-    def clock_for(self, severity: str):
+    def clock_for(self, severity: str) -> Clock:
         """Critical runs on the wall clock under 24/7 support; everything else on business hours."""
         if severity == "critical" and self.support_24_7:
-            return WallClock()
+            return self.wall_clock
         return self.calendar
 
     def suspended_at(self, at: dt.datetime) -> bool:
@@ -47,106 +64,20 @@ class ClientTerms:
         return self.terminated_on is not None and \
             at.astimezone(self.ledger_timezone).date() >= self.terminated_on
 
-    def snapshot(self) -> dict:
-        """The contract as recorded in the event history (JSON-ready, exact decimals as strings)."""
-        return {
-            "tier": self.tier, "monthly_fee": str(self.monthly_fee), "currency": self.currency,
-            "support_24_7": self.support_24_7, "status": self.status,
-            "suspended_since": self.suspended_since.isoformat() if self.suspended_since else None,
-            "terminated_on": self.terminated_on.isoformat() if self.terminated_on else None,
-            "trial_end": self.trial_end.isoformat() if self.trial_end else None,
-            "calendar": {"hours": _hours_spec(self.calendar), "timezone": self.calendar.timezone,
-                         "country": self.calendar.country,
-                         "subdivision": self.calendar.subdivision},
-            "response_times": {k: int(v.total_seconds()) for k, v in self.response_times.items()},
-            "penalty_rates": {k: str(v) for k, v in self.penalty_rates.items()},
-            "penalty_cap": str(self.penalty_cap),
-            "reopen_window": int(self.reopen_window.total_seconds()),
-            "ledger_timezone": self.ledger_timezone.key,
-        }
+
+# The inventory and snapshot adapters moved to sla_bridge.contract_terms. sla_bridge/app.py,
+# sla_command.py and retention.py still import them from here: they are forwarded, with a
+# DeprecationWarning, until those imports change. Then delete this.
+_MOVED = ("CalendarCache", "terms_for_client", "terms_from_inventory", "terms_from_snapshot")
 
 
-def _hours_spec(calendar: BusinessCalendar) -> dict[str, str]:
-    return {WEEKDAYS[day]: ",".join(f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}"
-                                    for a, b in ranges)
-            for day, ranges in sorted(calendar.weekly.items()) if ranges}
+def __getattr__(name: str):
+    if name not in _MOVED:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
 
+    from sla_bridge import contract_terms
 
-class CalendarCache:
-    """Builds each distinct calendar once: holidays and day intervals are worth keeping."""
-
-    def __init__(self):
-        self._calendars: dict[tuple, BusinessCalendar] = {}
-
-    def get(self, hours: dict[str, str], timezone: str, country: str,
-            subdivision: str | None) -> BusinessCalendar:
-        key = (tuple(sorted(hours.items())), timezone, country, subdivision)
-        if key not in self._calendars:
-            self._calendars[key] = BusinessCalendar.from_spec(hours, timezone, country,
-                                                              subdivision)
-        return self._calendars[key]
-
-
-def _midnight(day: dt.date | dt.datetime, tz: ZoneInfo) -> dt.datetime:
-    if isinstance(day, dt.datetime):
-        return day if day.tzinfo else day.replace(tzinfo=tz)
-    return dt.datetime.combine(day, dt.time(), tz)
-
-
-def terms_for_client(inventory: Inventory, client: Client, calendars: CalendarCache) -> ClientTerms:
-    contract = client.contract
-    calendar_spec: Calendar = inventory.calendar_for(client)
-    timezone = calendar_spec.timezone or inventory.provider.timezone
-    provider_tz = ZoneInfo(inventory.provider.timezone)
-    return ClientTerms(
-        client=client.id,
-        tier=contract.tier,
-        monthly_fee=contract.monthly_fee,
-        currency=contract.currency,
-        support_24_7=contract.support_24_7,
-        status=contract.status,
-        suspended_since=(_midnight(contract.suspended_since, provider_tz).astimezone(UTC)
-                         if contract.suspended_since else None),
-        terminated_on=contract.terminated_on,
-        trial_end=contract.trial_end,
-        calendar=calendars.get(calendar_spec.hours, timezone, calendar_spec.holidays.country,
-                               calendar_spec.holidays.subdivision),
-        response_times=dict(contract.response_times),
-        penalty_rates=dict(contract.penalty_rates),
-        penalty_cap=contract.penalty_cap,
-        reopen_window=contract.reopen_window,
-        ledger_timezone=provider_tz,
-    )
-
-
-def terms_from_snapshot(client: str, snapshot: dict, calendars: CalendarCache) -> ClientTerms:
-    """The inverse of :meth:`ClientTerms.snapshot`, used when replaying the event history."""
-    cal = snapshot["calendar"]
-    return ClientTerms(
-        client=client,
-        tier=snapshot["tier"],
-        monthly_fee=Decimal(snapshot["monthly_fee"]),
-        currency=snapshot["currency"],
-        support_24_7=snapshot["support_24_7"],
-        status=snapshot["status"],
-        suspended_since=(dt.datetime.fromisoformat(snapshot["suspended_since"])
-                         if snapshot["suspended_since"] else None),
-        terminated_on=(dt.date.fromisoformat(snapshot["terminated_on"])
-                       if snapshot["terminated_on"] else None),
-        trial_end=(dt.date.fromisoformat(snapshot["trial_end"])
-                   if snapshot["trial_end"] else None),
-        calendar=calendars.get(cal["hours"], cal["timezone"], cal["country"], cal["subdivision"]),
-        response_times={k: dt.timedelta(seconds=v)
-                        for k, v in snapshot["response_times"].items()},
-        penalty_rates={k: Decimal(v) for k, v in snapshot["penalty_rates"].items()},
-        penalty_cap=Decimal(snapshot["penalty_cap"]),
-        reopen_window=dt.timedelta(seconds=snapshot["reopen_window"]),
-        ledger_timezone=ZoneInfo(snapshot["ledger_timezone"]),
-    )
-
-
-def terms_from_inventory(inventory: Inventory, calendars: CalendarCache | None = None
-                         ) -> dict[str, ClientTerms]:
-    calendars = calendars or CalendarCache()
-    return {client.id: terms_for_client(inventory, client, calendars)
-            for client in inventory.clients}
+    warnings.warn(f"{__name__}.{name} moved to sla_bridge.contract_terms", DeprecationWarning,
+                  stacklevel=2)
+    return getattr(contract_terms, name)
