@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
-
-from exporters.collectors import add, gauge
-from exporters.probe import ResultCache
+from exporters.collectors import SITE, CacheCollector, Gauge
 
 
-class CmsCollector(Collector):
+class CmsCollector(CacheCollector):
     """Series of the latest ``cms`` run on each site, present only if that run succeeded.
 
     - ``owl_cms_detected{client, site}``: 1 if a CMS was recognised, 0 if the site answered but no
@@ -34,39 +30,46 @@ class CmsCollector(Collector):
     recently. Rules that need to ride out a short failure can use ``last_over_time(...)``.
     """
 
-    def __init__(self, cache: ResultCache, context=None):
-        self.cache = cache
+    @staticmethod
+    def families() -> tuple[Gauge, ...]:
+        return (
+            Gauge("owl_cms_detected", "Whether the latest CMS probe recognised a CMS.", SITE),
+            Gauge("owl_cms_info", "CMS and version found by the latest CMS probe.",
+                  (*SITE, "cms", "version", "method", "confidence")),
+            Gauge("owl_cms_core_update_available",
+                  "Whether the catalogue knows a newer core release of the installed line.",
+                  (*SITE, "cms")),
+            Gauge("owl_cms_core_supported",
+                  "Whether the installed core branch still gets security fixes.", (*SITE, "cms")),
+            Gauge("owl_cms_component_info", "Plugins, themes and modules seen on the site.",
+                  (*SITE, "type", "name", "version")),
+            Gauge("owl_cms_component_update_available",
+                  "Whether the catalogue knows a newer version of the component.",
+                  (*SITE, "type", "name")),
+        )
 
-    def collect(self) -> Iterable[Metric]:
-        detected = gauge("owl_cms_detected", "Whether the latest CMS probe recognised a CMS.")
-        info = gauge("owl_cms_info", "CMS and version found by the latest CMS probe.")
-        update = gauge("owl_cms_core_update_available",
-                       "Whether the catalogue knows a newer core release of the installed line.")
-        supported = gauge("owl_cms_core_supported",
-                          "Whether the installed core branch still gets security fixes.")
-        component = gauge("owl_cms_component_info", "Plugins, themes and modules seen on the site.")
-        component_update = gauge("owl_cms_component_update_available",
-                                 "Whether the catalogue knows a newer version of the component.")
+    def collect(self) -> Iterable[Gauge]:
+        detected, info, update, supported, component, component_update = families = \
+            self.families()
         for run in self.cache.runs("cms"):
             if not run.result.success:
                 continue
             labels = run.target.labels()
             report = run.result.data
             found = report.detection
-            add(detected, labels, 0 if found is None else 1)
+            detected.add(labels, 0 if found is None else 1)
             if found is None:
                 continue
-            add(info, {**labels, "cms": found.cms, "version": found.version,
-                       "method": found.method, "confidence": found.confidence}, 1)
+            info.add({**labels, "cms": found.cms, "version": found.version,
+                      "method": found.method, "confidence": found.confidence}, 1)
             cms = {**labels, "cms": found.cms}
             if report.core is not None and report.core.update_available is not None:
-                add(update, cms, int(report.core.update_available))
+                update.add(cms, int(report.core.update_available))
             if report.core is not None and report.core.supported is not None:
-                add(supported, cms, int(report.core.supported))
+                supported.add(cms, int(report.core.supported))
             for item in found.components:
-                add(component, {**labels, "type": item.type, "name": item.name,
-                                 "version": item.version}, 1)
+                component.add({**labels, "type": item.type, "name": item.name,
+                               "version": item.version}, 1)
             for item, newer in report.component_updates:
-                add(component_update, {**labels, "type": item.type, "name": item.name},
-                    int(newer))
-        yield from (detected, info, update, supported, component, component_update)
+                component_update.add({**labels, "type": item.type, "name": item.name}, int(newer))
+        return families

@@ -5,16 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Iterable
 
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
-
-from exporters.collectors import gauge
-from exporters.probe import ResultCache
+from exporters.collectors import CacheCollector, Gauge
 
 log = logging.getLogger(__name__)
 
 
-class DataFilesCollector(Collector):
+class DataFilesCollector(CacheCollector):
     """Age of the local data files, from the date written inside them (not the file's mtime,
     which a copy changes):
 
@@ -25,21 +21,22 @@ class DataFilesCollector(Collector):
     A file that cannot be read has no series (and the probes that need it fail, saying why).
     """
 
-    def __init__(self, cache: ResultCache, context):
-        self.context = context
+    @staticmethod
+    def families() -> tuple[Gauge, ...]:
+        return (Gauge("owl_cms_catalogue_age_seconds", "Age of the CMS catalogue's data."),
+                Gauge("owl_vulnerability_db_age_seconds",
+                      "Age of the vulnerability database's data."))
 
-    def collect(self) -> Iterable[Metric]:
+    def collect(self) -> Iterable[Gauge]:
         now = self.context.clock()
-        catalogue = gauge("owl_cms_catalogue_age_seconds", "Age of the CMS catalogue's data.")
-        database = gauge("owl_vulnerability_db_age_seconds",
-                         "Age of the vulnerability database's data.")
-        for metric, data_file, read in (
+        catalogue, database = families = self.families()
+        for family, data_file, read in (
                 (catalogue, self.context.catalogue, lambda value: value),
                 (database, self.context.vulndb, lambda index: index.database)):
             if data_file is None:
                 continue
             try:
-                metric.add_sample(metric.name, {}, read(data_file.get()).age_seconds(now))
+                family.add({}, read(data_file.get()).age_seconds(now))
             except (OSError, ValueError) as exc:
                 log.warning("%s: %s", data_file.path, exc)
-        yield from (catalogue, database)
+        return families

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
-
-from exporters.collectors import add, gauge
-from exporters.probe import ResultCache
+from exporters.collectors import SITE, CacheCollector, Gauge
 
 
-class DomainCollector(Collector):
+class DomainCollector(CacheCollector):
     """Series of the latest successful ``domain`` run on each site.
 
     - ``owl_domain_expiry_timestamp_seconds{client, site, domain}``: when the registration of
@@ -20,14 +16,16 @@ class DomainCollector(Collector):
       publishes no expiry date.
     """
 
-    def __init__(self, cache: ResultCache, context=None):
-        self.cache = cache
+    @staticmethod
+    def families() -> tuple[Gauge, ...]:
+        return (Gauge("owl_domain_expiry_timestamp_seconds",
+                      "When the registration of the site's domain expires, in Unix time (RDAP).",
+                      (*SITE, "domain")),)
 
-    def collect(self) -> Iterable[Metric]:
-        expiry = gauge("owl_domain_expiry_timestamp_seconds",
-                       "When the registration of the site's domain expires, in Unix time (RDAP).")
+    def collect(self) -> Iterable[Gauge]:
+        expiry, = families = self.families()
         for run in self.cache.runs("domain"):
             report = run.result.data
             if run.result.success and report is not None and report.expiry is not None:
-                add(expiry, {**run.target.labels(), "domain": report.domain}, report.expiry)
-        yield expiry
+                expiry.add({**run.target.labels(), "domain": report.domain}, report.expiry)
+        return families

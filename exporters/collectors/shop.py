@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
-
-from exporters.collectors import add, gauge
-from exporters.probe import ResultCache
+from exporters.collectors import SITE, CacheCollector, Gauge
 
 
-class ShopCollector(Collector):
+class ShopCollector(CacheCollector):
     """Series of the latest ``shop`` run on each site with a checkout (tier 3 and up).
 
     - ``owl_shop_step_success{client, site, platform, step}``: 1/0 per step that ran (``step`` =
@@ -32,22 +28,28 @@ class ShopCollector(Collector):
     ``owl_probe_success{probe="shop"}``.
     """
 
-    def __init__(self, cache: ResultCache, context=None):
-        self.cache = cache
+    @staticmethod
+    def families() -> tuple[Gauge, ...]:
+        step = (*SITE, "platform", "step")
+        return (
+            Gauge("owl_shop_step_success",
+                  "Whether the step of the shop's critical path passed.", step),
+            Gauge("owl_shop_step_duration_seconds",
+                  "How long the step of the shop's critical path took.", step),
+            Gauge("owl_shop_checkout_success",
+                  "Whether every step of the shop's critical path passed.", (*SITE, "platform")),
+            Gauge("owl_shop_payment_method_available",
+                  "Whether the expected payment method is offered at checkout.",
+                  (*SITE, "method")),
+            Gauge("owl_shop_payment_provider_up",
+                  "Whether the payment provider's script or page answered.", SITE),
+            Gauge("owl_shop_cart_left_nonempty",
+                  "Whether a test cart could not be emptied and needs a human.", SITE),
+        )
 
-    def collect(self) -> Iterable[Metric]:
-        step_success = gauge("owl_shop_step_success",
-                             "Whether the step of the shop's critical path passed.")
-        step_duration = gauge("owl_shop_step_duration_seconds",
-                              "How long the step of the shop's critical path took.")
-        checkout = gauge("owl_shop_checkout_success",
-                         "Whether every step of the shop's critical path passed.")
-        method = gauge("owl_shop_payment_method_available",
-                       "Whether the expected payment method is offered at checkout.")
-        provider = gauge("owl_shop_payment_provider_up",
-                         "Whether the payment provider's script or page answered.")
-        left = gauge("owl_shop_cart_left_nonempty",
-                     "Whether a test cart could not be emptied and needs a human.")
+    def collect(self) -> Iterable[Gauge]:
+        step_success, step_duration, checkout, method, provider, left = families = \
+            self.families()
         for run in self.cache.runs("shop"):
             report = run.result.data
             if report is None:
@@ -55,12 +57,12 @@ class ShopCollector(Collector):
             labels = run.target.labels()
             platform = {**labels, "platform": report.platform}
             for step in report.steps:
-                add(step_success, {**platform, "step": step.name}, 1 if step.success else 0)
-                add(step_duration, {**platform, "step": step.name}, step.duration)
-            add(checkout, platform, 1 if report.checkout_success else 0)
+                step_success.add({**platform, "step": step.name}, 1 if step.success else 0)
+                step_duration.add({**platform, "step": step.name}, step.duration)
+            checkout.add(platform, 1 if report.checkout_success else 0)
             for name, offered in report.payment_methods.items():
-                add(method, {**labels, "method": name}, 1 if offered else 0)
+                method.add({**labels, "method": name}, 1 if offered else 0)
             if report.payment_provider_up is not None:
-                add(provider, labels, 1 if report.payment_provider_up else 0)
-            add(left, labels, 1 if report.cart_left_nonempty else 0)
-        yield from (step_success, step_duration, checkout, method, provider, left)
+                provider.add(labels, 1 if report.payment_provider_up else 0)
+            left.add(labels, 1 if report.cart_left_nonempty else 0)
+        return families

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from prometheus_client.metrics_core import Metric
-from prometheus_client.registry import Collector
-
-from exporters.collectors import add, gauge
-from exporters.probe import ResultCache
+from exporters.collectors import SITE, CacheCollector, Gauge
 from exporters.vulndb.model import SEVERITIES
 
 
-class VulnerabilityCollector(Collector):
+class VulnerabilityCollector(CacheCollector):
     """Series of the latest ``vulnerabilities`` run on each site, present only if it succeeded.
 
     - ``owl_cms_vulnerabilities{client, site, severity}``: how many known advisories affect the
@@ -27,17 +23,22 @@ class VulnerabilityCollector(Collector):
       header, else 0 (see :mod:`exporters.probes.headers`).
     """
 
-    def __init__(self, cache: ResultCache, context=None):
-        self.cache = cache
+    @staticmethod
+    def families() -> tuple[Gauge, ...]:
+        return (
+            Gauge("owl_cms_vulnerabilities",
+                  "Known vulnerabilities affecting the CMS core and components found.",
+                  (*SITE, "severity")),
+            Gauge("owl_cms_vulnerability_info", "Each advisory affecting the site.",
+                  (*SITE, "component", "id", "severity", "known_exploited")),
+            Gauge("owl_site_exposed_file",
+                  "Whether a sensitive file is served with its own content.", (*SITE, "path")),
+            Gauge("owl_site_security_header_missing",
+                  "Whether the home page lacks a security header.", (*SITE, "header")),
+        )
 
-    def collect(self) -> Iterable[Metric]:
-        counts = gauge("owl_cms_vulnerabilities",
-                       "Known vulnerabilities affecting the CMS core and components found.")
-        info = gauge("owl_cms_vulnerability_info", "Each advisory affecting the site.")
-        exposed = gauge("owl_site_exposed_file",
-                        "Whether a sensitive file is served with its own content.")
-        missing = gauge("owl_site_security_header_missing",
-                        "Whether the home page lacks a security header.")
+    def collect(self) -> Iterable[Gauge]:
+        counts, info, exposed, missing = families = self.families()
         for run in self.cache.runs("vulnerabilities"):
             if not run.result.success:
                 continue
@@ -48,13 +49,13 @@ class VulnerabilityCollector(Collector):
                 for match in report.matches:
                     advisory = match.vulnerability
                     per_severity[advisory.severity] += 1
-                    add(info, {**labels, "component": match.component, "id": advisory.id,
-                               "severity": advisory.severity,
-                               "known_exploited": str(advisory.known_exploited).lower()}, 1)
+                    info.add({**labels, "component": match.component, "id": advisory.id,
+                              "severity": advisory.severity,
+                              "known_exploited": str(advisory.known_exploited).lower()}, 1)
                 for severity, count in per_severity.items():
-                    add(counts, {**labels, "severity": severity}, count)
+                    counts.add({**labels, "severity": severity}, count)
             for path, is_exposed in report.exposed.items():
-                add(exposed, {**labels, "path": path}, int(is_exposed))
+                exposed.add({**labels, "path": path}, int(is_exposed))
             for header, is_missing in report.missing_headers.items():
-                add(missing, {**labels, "header": header}, int(is_missing))
-        yield from (counts, info, exposed, missing)
+                missing.add({**labels, "header": header}, int(is_missing))
+        return families
