@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.registry import DuplicateTimeseries
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from exporters.catalogue.model import CoreStatus
 from exporters.context import ProbeContext
-from exporters.kinds import collectors
+from exporters.kinds import COLLECTORS, collectors
 from exporters.probe import ProbeKind, ProbeResult, ProbeRun, ResultCache
 from exporters.probes.backup import BackupReport
 from exporters.probes.backup_repository import Outcome
@@ -147,3 +148,30 @@ def test_the_exposition_of_a_fixed_set_of_probe_results_is_the_golden_file(tmp_p
         (GOLDEN / golden).write_bytes(exposition)
     assert exposition.decode() == (GOLDEN / golden).read_text(encoding="utf-8"), \
         f"{golden} differs (OWL_UPDATE_GOLDEN=1 if meant)"
+
+
+def names(families) -> list[str]:
+    return [family.name for family in families]
+
+
+def test_every_collector_describes_without_samples_the_families_it_collects(tmp_path):
+    registry = CollectorRegistry()
+    for collector in collectors(fixed_cache(), fixed_context(tmp_path)):
+        registry.register(collector)
+        assert names(collector.describe()) == names(collector.collect())
+        assert not any(family.samples for family in collector.describe())
+
+
+def test_the_described_names_are_the_families_of_the_golden_file(tmp_path):
+    described = [name for collector in collectors(fixed_cache(), fixed_context(tmp_path))
+                 for name in names(collector.describe())]
+    golden = (GOLDEN / "metrics.txt").read_text(encoding="utf-8")
+    assert described == [line.split()[2] for line in golden.splitlines()
+                         if line.startswith("# TYPE ")]
+
+
+@pytest.mark.parametrize("make", COLLECTORS, ids=lambda make: make.__name__)
+def test_a_registry_refuses_a_second_collector_of_the_same_names(tmp_path, make):
+    registry = registry_of(fixed_cache(), fixed_context(tmp_path))
+    with pytest.raises(DuplicateTimeseries):
+        registry.register(make(ResultCache(), fixed_context(tmp_path)))
