@@ -66,8 +66,20 @@ install_runtime() {
   create_venv "$venv"
   "$venv/bin/pip" install -q --require-hashes -r "$ROOT/requirements.lock"
   if [ -z "$wheels" ]; then wheels="$(mktemp -d)"; fi
-  "$venv/bin/pip" wheel -q --no-deps --wheel-dir "$wheels" "$ROOT"
+  build_wheel "$venv" "$wheels"
   "$venv/bin/pip" install -q --no-deps --force-reinstall "$wheels"/owl_monitoring-*.whl
+}
+
+# build_wheel VENV WHEEL_DIR: the wheel, built from a copy of what the Docker build context holds
+# (the `!` lines of .dockerignore), so that nothing else in the checkout, such as a stale build/
+# folder, can slip into it
+build_wheel() {
+  local venv="$1" wheels="$2" context
+  context="$(mktemp -d)"
+  (cd "$ROOT" && sed -n 's/^!//p' .dockerignore | xargs tar --exclude=__pycache__ -cf -) \
+    | tar -xf - -C "$context"
+  "$venv/bin/pip" wheel -q --no-deps --wheel-dir "$wheels" "$context"
+  rm -rf "$context"
 }
 
 # install_for_tests DIR: the locked runtime set, then the checkout in editable mode with the

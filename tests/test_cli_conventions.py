@@ -18,11 +18,6 @@ PROMETHEUS_STYLE = re.compile(r"^--[a-z0-9]+(-[a-z0-9]+)*(\.[a-z0-9]+(-[a-z0-9]+
 ALLOWED_DASHED = {
     "--password-file",  # `owl grafana sync`: the file of the Grafana admin's password
 }
-# owl/render/command.py belongs to other work in progress: `owl config render` still spells
-# --webhook-token-file (to become --webhook.token-file, the old spelling kept with
-# owl.cli.deprecated_spelling) and has --inventory and --out without a help text.
-AWAITING_OWL_RENDER = {("owl config render", "--webhook-token-file"),
-                       ("owl config render", "--inventory"), ("owl config render", "--out")}
 
 
 def walk(parser, path="owl"):
@@ -44,7 +39,7 @@ def name_of(action) -> str:
 
 def test_every_subcommand_option_and_positional_has_a_help_text():
     missing = [f"{path} {name_of(action)}" for path, action in walk(build_parser())
-               if not action.help and (path, name_of(action)) not in AWAITING_OWL_RENDER]
+               if not action.help]
     assert missing == []
 
 
@@ -59,7 +54,7 @@ def current_long_options():
         if isinstance(action, _DeprecatedSpelling):
             continue
         for option in action.option_strings:
-            if option.startswith("--") and (path, option) not in AWAITING_OWL_RENDER:
+            if option.startswith("--"):
                 yield path, option
 
 

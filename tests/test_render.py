@@ -267,7 +267,7 @@ def test_an_existing_token_file_is_reused(tmp_path, capsys):
     token_file = tmp_path / "token"
     token_file.write_text("an-existing-token-of-some-length\n", encoding="utf-8")
     out = tmp_path / "out"
-    assert render_case(EXAMPLE, out, "local", "--webhook-token-file", str(token_file)) == 0
+    assert render_case(EXAMPLE, out, "local", "--webhook.token-file", str(token_file)) == 0
     assert token_file.read_text(encoding="utf-8") == "an-existing-token-of-some-length\n"
     assert not (out / "secrets").exists()
     output = capsys.readouterr()
@@ -297,6 +297,6 @@ def test_an_empty_token_file_is_refused_before_anything_is_written(tmp_path, cap
     token_file = tmp_path / "token"
     token_file.write_text("\n", encoding="utf-8")
     out = tmp_path / "out"
-    assert render_case(EXAMPLE, out, "local", "--webhook-token-file", str(token_file)) == 1
+    assert render_case(EXAMPLE, out, "local", "--webhook.token-file", str(token_file)) == 1
     assert "webhook token file is empty" in capsys.readouterr().err
     assert not out.exists()

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from owl.cli import date_argument, inventory_or_exit
+from owl.cli import date_argument, deprecated_spelling, inventory_or_exit
 from owl.render import RenderOptions, render, write_rendered
 from owl.render.profile import DEFAULT_TOKEN_FILE, PROFILES
 from owl.render.webhook_token import TokenFileError, ensure_token_file
@@ -19,11 +19,15 @@ def register(subparsers) -> None:
     parser = actions.add_parser(
         "render", help="render Prometheus, Alertmanager, blackbox_exporter and Grafana "
         "configuration from the inventory")
-    parser.add_argument("--inventory", required=True, metavar="FILE")
-    parser.add_argument("--out", required=True, metavar="DIR", type=Path)
-    parser.add_argument("--webhook-token-file", metavar="PATH", type=Path,
-                        help="the bridge's webhook bearer token (default: "
-                        f"DIR/{DEFAULT_TOKEN_FILE}); created with a random token if missing")
+    parser.add_argument("--inventory", required=True, metavar="FILE",
+                        help="the inventory to render")
+    parser.add_argument("--out", required=True, metavar="DIR", type=Path,
+                        help="the folder the configuration is written to")
+    token_file = parser.add_argument(
+        "--webhook.token-file", dest="webhook_token_file", metavar="PATH", type=Path,
+        help=f"the bridge's webhook bearer token (default: DIR/{DEFAULT_TOKEN_FILE}); created "
+        "with a random token if missing")
+    deprecated_spelling(parser, "--webhook-token-file", token_file)
     parser.add_argument("--profile", choices=PROFILES, default="local",
                         help="local processes (default) or docker-compose services")
     parser.add_argument("--now", metavar="YYYY-MM-DD", type=date_argument,

@@ -22,7 +22,7 @@ from owl.inventory import Stack
 
 PROFILES = ("local", "compose")
 
-# The webhook token file, relative to the output directory, unless --webhook-token-file says else.
+# The webhook token file, relative to the output directory, unless --webhook.token-file says else.
 DEFAULT_TOKEN_FILE = "secrets/bridge-webhook-token"
 # Where Grafana reads provisioned dashboards, in both profiles.
 GRAFANA_DASHBOARDS_DIR = "/var/lib/grafana/dashboards"
@@ -36,7 +36,7 @@ COMPOSE_SERVICES = {
     "bridge": "owl-bridge:9180",
 }
 # What docker-compose mounts where: rendered path (relative to the output directory) -> path in
-# the containers. The token is mounted as a compose secret; with --webhook-token-file, the secret's
+# the containers. The token is mounted as a compose secret; with --webhook.token-file, the secret's
 # source is that file instead.
 COMPOSE_MOUNTS = {
     "prometheus": "/etc/prometheus",
