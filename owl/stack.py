@@ -15,11 +15,12 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 from pathlib import Path
 
 import requests
 
-from owl import mailcatcher
+from owl import mailcatcher, ports
 from owl.cli import inventory_or_exit
 from owl.inventory import Inventory, Smtp
 from owl.render.profile import host_port
@@ -29,6 +30,7 @@ from owl.state import StatePaths, add_state_option
 DEMO_SITE_ADDRESS = "127.0.0.1:9182"
 NODE_EXPORTER_ADDRESS = "127.0.0.1:9100"
 READY_TIMEOUT_SECONDS = 60
+LOG_TAIL_LINES = 20
 
 # binary -> Debian package providing it
 DEBIAN_PACKAGES = {
@@ -48,13 +50,18 @@ class Service:
     ready_url: str
     url: str
 
+    @property
+    def listen_address(self) -> str:
+        return urllib.parse.urlsplit(self.ready_url).netloc
+
 
 def missing_binaries(names) -> list[str]:
     return [name for name in names if shutil.which(name) is None]
 
 
 def _owl(*args: str) -> list[str]:
-    return [sys.executable, "-m", "owl.cli", *args]
+    # -P: the working directory stays off sys.path, so a checkout never shadows the installed owl
+    return [sys.executable, "-P", "-m", "owl.cli", *args]
 
 
 def services(inventory: Inventory, paths: StatePaths, inventory_path: Path, demo_site: str,
@@ -189,6 +196,13 @@ class Supervisor:
                 return service, process.returncode
         return None
 
+    def exit_report(self, service: Service, code: int) -> str:
+        """Which component exited, with the end of its log."""
+        log = self.logs / f"{service.name}.log"
+        tail = _last_lines(log, LOG_TAIL_LINES)
+        return (f"{service.name} exited with code {code}; stopping the stack\n"
+                f"--- last lines of {log} ---\n{tail}")
+
     def stop_all(self) -> None:
         self.stopping = True
         for _service, process in reversed(self.running):
@@ -200,6 +214,26 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _last_lines(path: Path, count: int) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except FileNotFoundError:
+        return "(no log)"
+    return "\n".join(lines[-count:]) or "(empty log)"
+
+
+def taken_addresses(listed: list[Service]) -> list[str]:
+    """One line per service whose listen address is already in use, naming what holds it."""
+    problems = []
+    for service in listed:
+        address = service.listen_address
+        if not ports.is_free(address):
+            _host, port = ports.split_address(address)
+            problems.append(f"{service.name}: {address} is already in use by "
+                            f"{ports.holder(port)}")
+    return problems
 
 
 def _stop_on_signals(supervisor: Supervisor) -> None:
@@ -232,11 +266,20 @@ def run(args) -> int:
                   file=sys.stderr)
         return 1
     paths = StatePaths(Path(args.state).resolve())
+    listed = services(inventory, paths, Path(args.inventory).resolve(), args.demo_site,
+                      node_exporter)
+    taken = taken_addresses(listed)
+    if taken:
+        print("owl up cannot start: addresses it needs are taken", file=sys.stderr)
+        for problem in taken:
+            print(f"  {problem}", file=sys.stderr)
+        print("stop what holds them (another `owl up`?), or move the stack's addresses in the "
+              "inventory (provider.stack) or with the --*.listen-address options",
+              file=sys.stderr)
+        return 1
     paths.root.mkdir(parents=True, exist_ok=True)
     render_config(inventory, paths)
     token = operator_token(paths)
-    listed = services(inventory, paths, Path(args.inventory).resolve(), args.demo_site,
-                      node_exporter)
     supervisor = Supervisor(paths.logs)
     _stop_on_signals(supervisor)
     try:
@@ -244,14 +287,12 @@ def run(args) -> int:
             if supervisor.stopping:
                 break
             supervisor.start(service)
-        if not supervisor.stopping:
+        if not supervisor.stopping and not supervisor.first_exited():
             _print_ready(listed, token, paths)
         while not supervisor.stopping:
             exited = supervisor.first_exited()
             if exited:
-                service, code = exited
-                print(f"{service.name} exited with code {code}; stopping the stack "
-                      f"(log: {paths.logs / (service.name + '.log')})", file=sys.stderr)
+                print(supervisor.exit_report(*exited), file=sys.stderr)
                 return 1
             time.sleep(0.5)
         print("stopping", flush=True)

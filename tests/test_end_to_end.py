@@ -13,7 +13,6 @@ import email.policy
 import os
 import signal
 import subprocess
-import sys
 
 import pytest
 import requests
@@ -47,13 +46,8 @@ clients:
 """
 
 
-def owl(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "owl.cli", *args], capture_output=True,
-                          text=True, timeout=60, **kwargs)
-
-
 @pytest.fixture
-def stack(tmp_path):
+def stack(tmp_path, installed_owl):
     for binary in ("prometheus", "prometheus-alertmanager", "prometheus-blackbox-exporter"):
         require_binary(binary)
     ports = {name: free_port() for name in
@@ -63,14 +57,15 @@ def stack(tmp_path):
     state = tmp_path / "state"
     log = open(tmp_path / "owl-up.log", "w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "owl.cli", "up", "--inventory", str(inventory), "--state",
+        [installed_owl.owl, "up", "--inventory", str(inventory), "--state",
          str(state), "--demo-site.listen-address", f"127.0.0.1:{ports['demo']}",
-         "--node-exporter.listen-address", "none"], stdout=log, stderr=subprocess.STDOUT)
+         "--node-exporter.listen-address", "none"], stdout=log, stderr=subprocess.STDOUT,
+        cwd=installed_owl.workdir)
     try:
         wait_until(lambda: "owl-monitoring is up" in (tmp_path / "owl-up.log").read_text()
                    or process.poll() is not None, timeout=90, message="owl up ready")
         assert process.poll() is None, (tmp_path / "owl-up.log").read_text()
-        yield {"ports": ports, "state": state, "process": process,
+        yield {"ports": ports, "state": state, "process": process, "owl": installed_owl.run,
                "token": (state / "secrets" / "demo-operator-token").read_text().strip(),
                "log": tmp_path / "owl-up.log"}
     finally:
@@ -98,7 +93,7 @@ def test_a_site_outage_goes_through_as_an_incident_and_back(stack):
                timeout=60, message="the demo shop probed up by blackbox_exporter")
     assert demo_incidents() == []
 
-    broken = owl("demo", "break", "--state", str(stack["state"]))
+    broken = stack["owl"]("demo", "break", "--state", str(stack["state"]))
     assert broken.returncode == 0, broken.stderr
     [incident] = wait_until(demo_incidents, timeout=150, interval=2,
                             message="an incident for the demo client")
@@ -122,7 +117,7 @@ def test_a_site_outage_goes_through_as_an_incident_and_back(stack):
     assert page["X-RcptTo"] == "astreinte@owl-systems.example"
     assert page["Subject"].startswith("[FIRING:1]") and "demo shop" in page["Subject"]
 
-    repaired = owl("demo", "repair", "--state", str(stack["state"]))
+    repaired = stack["owl"]("demo", "repair", "--state", str(stack["state"]))
     assert repaired.returncode == 0, repaired.stderr
     resolved = wait_until(lambda: [i for i in demo_incidents() if i["state"] == "resolved"],
                           timeout=150, interval=2, message="the incident resolved")
@@ -146,12 +141,12 @@ def _query(prometheus: str, expr: str) -> list:
     return response.json()["data"]["result"]
 
 
-def test_owl_up_names_the_debian_package_of_a_missing_binary(tmp_path, example_inventory_path):
+def test_owl_up_names_the_debian_package_of_a_missing_binary(tmp_path, example_inventory_path,
+                                                              installed_owl):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    os.symlink(sys.executable, bin_dir / "python3")
-    result = owl("up", "--inventory", str(example_inventory_path), "--state",
-                 str(tmp_path / "state"), env={**os.environ, "PATH": str(bin_dir)})
+    result = installed_owl.run("up", "--inventory", str(example_inventory_path), "--state",
+                               str(tmp_path / "state"), env={**os.environ, "PATH": str(bin_dir)})
     assert result.returncode == 1
     assert "prometheus is not installed: apt-get install prometheus" in result.stderr
     assert "prometheus-alertmanager is not installed: apt-get install " \
