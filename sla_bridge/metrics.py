@@ -171,9 +171,7 @@ class StateCollector(Collector):
                        Incident.client.in_(self.service.terms))).all()
         counts = defaultdict(int)
         for client, severity, sla, deadline in rows:
-            if sla == lifecycle.PENDING and deadline < now:  # due for the next refresh
-                sla = lifecycle.BREACHED
-            counts[client, severity, sla] += 1
+            counts[client, severity, lifecycle.status_as_of(sla, deadline, now)] += 1
         for client in sorted(self.service.terms):
             for severity in SEVERITIES:
                 for sla in lifecycle.SLA_STATUSES:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from sla_bridge.contract_terms import CalendarCache, contract_snapshot, terms_from_snapshot
 from sla_bridge.engine import lifecycle
-from sla_bridge.engine.alerts import SEVERITIES, AlertNotice
+from sla_bridge.engine.alerts import AlertNotice
 from sla_bridge.engine.ledger import (
     Breach,
     Ledger,
@@ -261,16 +261,20 @@ class SlaService:
         """Recompute state, SLA status and rate; tell the observer of a new breach."""
         before = incident.sla
         incident.state = lifecycle.state_of(incident.acknowledged_at, incident.resolved_at)
-        incident.sla = lifecycle.sla_status(
+        self._judge(incident, lifecycle.sla_status(
             incident.sla_basis, incident.exclusion_reason is not None, incident.deadline,
-            incident.acknowledged_at, incident.resolved_at, now)
-        incident.penalty_rate = str(lifecycle.penalty_rate(
-            incident.sla, incident.severity, self.terms.get(incident.client)))
+            incident.acknowledged_at, incident.resolved_at, now))
         incident.updated_at = now
         if incident.sla == lifecycle.BREACHED and before != lifecycle.BREACHED:
             self.observer.breached(incident)
             return True
         return False
+
+    def _judge(self, incident: Incident, status: str) -> None:
+        """Give the incident ``status`` and the penalty rate it costs under current terms."""
+        incident.sla = status
+        incident.penalty_rate = str(lifecycle.penalty_rate(
+            status, incident.severity, self.terms.get(incident.client)))
 
     # --- statuses over time ------------------------------------------------------------------
 
@@ -363,11 +367,18 @@ class SlaService:
 
     def _current(self, incident: Incident) -> Incident:
         """The incident as of now: a deadline may have passed since the last scheduled refresh."""
-        if incident.sla == lifecycle.PENDING and incident.deadline < self.clock():
-            incident.sla = lifecycle.BREACHED
-            incident.penalty_rate = str(lifecycle.penalty_rate(
-                incident.sla, incident.severity, self.terms.get(incident.client)))
+        status = lifecycle.status_as_of(incident.sla, incident.deadline, self.clock())
+        if status != incident.sla:
+            self._judge(incident, status)
         return incident
+
+    def _breach(self, incident: Incident, terms: ClientTerms) -> Breach | None:
+        """The incident as a line of a ledger under ``terms``, if it is breached as of now."""
+        incident = self._current(incident)
+        if incident.sla != lifecycle.BREACHED:
+            return None
+        return Breach(incident.id, incident.severity, incident.started_at, incident.deadline,
+                      lifecycle.penalty_rate(incident.sla, incident.severity, terms))
 
     def ledger(self, client: str, month: str) -> Ledger:
         """The penalty ledger of ``client`` for ``month`` under the terms in force at its end."""
@@ -375,10 +386,7 @@ class SlaService:
             terms = self._terms_for_month(session, client, month)
             rows = session.scalars(select(Incident).where(
                 Incident.client == client, Incident.month == month)).all()
-            breaches = [Breach(row.id, row.severity, row.started_at, row.deadline,
-                               terms.penalty_rates[row.severity])
-                        for row in map(self._current, rows)
-                        if row.sla == lifecycle.BREACHED and row.severity in SEVERITIES]
+            breaches = [breach for row in rows if (breach := self._breach(row, terms))]
         return build_ledger(client, month, terms.currency, terms.monthly_fee,
                             terms.penalty_cap, breaches)
 
@@ -393,11 +401,9 @@ class SlaService:
                 Incident.month == month, Incident.client.in_(self.terms),
                 Incident.sla.in_((lifecycle.PENDING, lifecycle.BREACHED)))).all()
         breaches: dict[str, list[Breach]] = {client: [] for client in self.terms}
-        for row in map(self._current, rows):
-            if row.sla == lifecycle.BREACHED:
-                rate = self.terms[row.client].penalty_rates[row.severity]
-                breaches[row.client].append(
-                    Breach(row.id, row.severity, row.started_at, row.deadline, rate))
+        for row in rows:
+            if breach := self._breach(row, self.terms[row.client]):
+                breaches[row.client].append(breach)
         return [build_ledger(client, month, terms.currency, terms.monthly_fee,
                              terms.penalty_cap, breaches[client])
                 for client, terms in sorted(self.terms.items()) if terms.tier > 0]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pytest
 
 from sla_bridge.engine.alerts import AlertNotice
-from sla_bridge.engine.lifecycle import Action, decide, sla_status
+from sla_bridge.engine.lifecycle import Action, decide, sla_status, status_as_of
 
 UTC = dt.timezone.utc
 T0 = dt.datetime(2025, 3, 10, 9, 0, tzinfo=UTC)
@@ -100,6 +100,22 @@ def test_sla_status(name, basis, excluded, ack, resolved, now, expected):
     assert sla_status(basis, excluded, deadline, ack, resolved, now) == expected, name
 
 
+@pytest.mark.parametrize("name, status, now, expected", [
+    ("a pending incident is still pending at its deadline", "pending", t(240), "pending"),
+    ("a pending incident past its deadline is breached", "pending", t(241), "breached"),
+    ("a met incident stays met past its deadline", "met", t(900), "met"),
+    ("an incident without response stays so past its deadline", "resolved_without_response",
+     t(900), "resolved_without_response"),
+    ("an excluded incident stays excluded past its deadline", "excluded", t(900), "excluded"),
+])
+def test_a_status_decided_earlier_as_of_a_later_time(name, status, now, expected):
+    assert status_as_of(status, DEADLINE, now) == expected, name
+
+
+def test_an_incident_without_a_deadline_keeps_its_status():
+    assert status_as_of("no_sla", None, t(900)) == "no_sla"
+
+
 def window(targets, emergency=False, announced=-72 * 60, start=0, end=120, cancelled=None):
     from sla_bridge.engine.maintenance import MaintenanceWindow
 
@@ -128,3 +144,4 @@ def window(targets, emergency=False, announced=-72 * 60, start=0, end=120, cance
 def test_maintenance_coverage(name, w, labels, at, covered):
     notice = AlertNotice("fp", "firing", t(at), None, t(at), {"client": "acme", **labels})
     assert w.covers("acme", notice.targets, t(at)) is covered, name
+

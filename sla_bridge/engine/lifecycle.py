@@ -104,9 +104,16 @@ def sla_status(basis: str, excluded: bool, deadline: dt.datetime | None,
         return MET
     if resolved_at is not None and resolved_at <= deadline:
         return WITHOUT_RESPONSE
-    if acknowledged_at is not None or now > deadline:
+    if acknowledged_at is not None:  # but late
         return BREACHED
-    return PENDING
+    return status_as_of(PENDING, deadline, now)
+
+
+def status_as_of(status: str, deadline: dt.datetime | None, now: dt.datetime) -> str:
+    """A status decided earlier, as of ``now``: pending past its deadline is breached (5a)."""
+    if status == PENDING and now > deadline:
+        return BREACHED
+    return status
 
 
 def state_of(acknowledged_at: dt.datetime | None, resolved_at: dt.datetime | None) -> str:
@@ -116,6 +123,7 @@ def state_of(acknowledged_at: dt.datetime | None, resolved_at: dt.datetime | Non
 
 
 def penalty_rate(status: str, severity: str, terms: ClientTerms | None) -> Decimal:
+    """The rate of the monthly fee an incident costs (section 5c): a breach's, by severity."""
     if status != BREACHED or terms is None:
         return Decimal("0")
     return terms.penalty_rates[severity]
