@@ -45,16 +45,22 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, not_, select
+from sqlalchemy import not_, select
 
 from owl.inventory import Client, Inventory
 from sla_bridge.alertmanager import Alertmanager, AlertmanagerError, Matcher, any_of
-from sla_bridge.engine.alerts import AlertNotice
+from sla_bridge.engine.alerts import AlertNotice, targets_of
 from sla_bridge.engine.maintenance import notice_problem
 from sla_bridge.notify import Notifier, maintenance_message
 from sla_bridge.service import IngestResult, SlaService
 from sla_bridge.storage.database import Database
-from sla_bridge.storage.schema import Event, Incident, Maintenance
+from sla_bridge.storage.schema import Incident, Maintenance
+from sla_bridge.storage.windows import (
+    in_progress,
+    record_cancellation,
+    record_window,
+    window_of,
+)
 from sla_bridge.timefmt import rfc3339
 from sla_bridge.webhook import PayloadError, parse_alert
 
@@ -112,29 +118,6 @@ def silence_matchers(client: Client, targets: tuple[str, ...] | None) -> list[li
             for label, ids in targets_by_label(client, targets).items() if ids]
 
 
-def hides(client: Client, window: Maintenance, labels: dict[str, str]) -> bool:
-    """Whether the window's silences match an alert with ``labels``."""
-    if labels.get("client") != window.client:
-        return False
-    if window.targets is None:
-        return True
-    return any(labels.get(label) in ids
-               for label, ids in targets_by_label(client, window.targets).items())
-
-
-def window_end(window: Maintenance) -> dt.datetime:
-    return min(window.ends_at, window.cancelled_at) if window.cancelled_at else window.ends_at
-
-
-def window_payload(window: Maintenance) -> dict:
-    """The window as the event history keeps it: enough for replay to recreate it."""
-    return {"id": window.id, "targets": window.targets, "starts_at": rfc3339(window.starts_at),
-            "ends_at": rfc3339(window.ends_at), "description": window.description,
-            "emergency": window.emergency, "announced_at": rfc3339(window.announced_at),
-            "announced_by": window.announced_by, "cancelled_at": rfc3339(window.cancelled_at),
-            "cancelled_by": window.cancelled_by, "silence_ids": window.silence_ids}
-
-
 class MaintenanceService:
     def __init__(self, db: Database, alertmanager: Alertmanager, notifier: Notifier,
                  inventory: Inventory, clock: Callable[[], dt.datetime]):
@@ -151,14 +134,12 @@ class MaintenanceService:
         silence_ids = self._silence(client, request, actor)
         try:
             with self.db.write() as session:
-                window = Maintenance(
+                window = record_window(session, Maintenance(
                     client=client.id, targets=list(request.targets) if request.targets else None,
                     starts_at=request.starts_at, ends_at=request.ends_at,
                     description=request.description, emergency=request.emergency,
-                    announced_at=now, announced_by=actor, silence_ids=silence_ids)
-                session.add(window)
-                session.flush()
-                notification = self._record(session, window, "maintenance_created", now, actor)
+                    announced_at=now, announced_by=actor, silence_ids=silence_ids))
+                notification = self._notification(session, window)
         except BaseException:
             self._expire_quietly(silence_ids)
             raise
@@ -203,12 +184,11 @@ class MaintenanceService:
                 log.error("silence %s was left in Alertmanager (expire it with amtool): %s",
                           silence_id, exc)
 
-    def _record(self, session, window: Maintenance, kind: str, now: dt.datetime, actor: str):
-        """The event and the client's notification, in the caller's transaction."""
-        session.add(Event(kind=kind, at=now, client=window.client, actor=actor,
-                          payload=window_payload(window)))
+    def _notification(self, session, window: Maintenance):
+        """The client's notice of the window or of its cancellation, in the caller's
+        transaction."""
         return self.notifier.record(session, window.client, maintenance_message(
-            self.inventory, window, cancelled=kind == "maintenance_cancelled"))
+            self.inventory, window, cancelled=window.cancelled_at is not None))
 
     def cancel(self, maintenance_id: int, actor: str) -> Maintenance:
         """Expire the silences, then record the cancellation; cancelling twice changes nothing."""
@@ -225,8 +205,8 @@ class MaintenanceService:
             window = session.get(Maintenance, maintenance_id, with_for_update=True)
             if window.cancelled_at is not None:  # another request cancelled it meanwhile
                 return window
-            window.cancelled_at, window.cancelled_by = now, actor
-            notification = self._record(session, window, "maintenance_cancelled", now, actor)
+            record_cancellation(session, window, now, actor)
+            notification = self._notification(session, window)
         self.notifier.dispatch([notification])
         return window
 
@@ -244,9 +224,8 @@ class MaintenanceService:
                                              Maintenance.id.desc())
         if client is not None:
             query = query.where(Maintenance.client == client)
-        running = and_(Maintenance.starts_at <= now, Maintenance.ends_at > now,
-                       Maintenance.cancelled_at.is_(None))
         if active is not None:
+            running = in_progress(now)
             query = query.where(running if active else not_(running))
         with self.db.read() as session:
             return list(session.scalars(query).all())
@@ -327,9 +306,11 @@ class SilencedAlertSync:
 
     def _hid(self, window: Maintenance, incident: Incident) -> bool:
         """Whether the window hid the incident's alert at some time since it (last) started."""
-        client = self.inventory.client(window.client)
-        return (client is not None and window_end(window) > incident.last_starts_at
-                and hides(client, window, incident.labels))
+        view = window_of(window)
+        # a client gone from the inventory is no longer followed
+        return (self.inventory.client(window.client) is not None
+                and view.end > incident.last_starts_at
+                and view.takes_in(incident.labels.get("client"), targets_of(incident.labels)))
 
 
 def _firing(alert: dict, now: dt.datetime) -> AlertNotice | None:

@@ -41,8 +41,8 @@ from sla_bridge.engine.ledger import month_of
 from sla_bridge.notify import NO_RECIPIENT, SUPPRESSED
 from sla_bridge.retention import clients_without_contract
 from sla_bridge.service import Observer, SlaService
-from sla_bridge.storage.queries import window_of
 from sla_bridge.storage.schema import Incident, Maintenance, Notification
+from sla_bridge.storage.windows import in_progress, window_of
 
 ACK_BUCKETS = (60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 48 * 3600,
                96 * 3600)
@@ -182,9 +182,7 @@ class StateCollector(Collector):
         family = GaugeMetricFamily("owl_maintenance_windows_active",
                                    "Maintenance windows in progress.", labels=["client"])
         with self.service.db.read() as session:
-            rows = session.scalars(select(Maintenance).where(
-                Maintenance.starts_at <= now, Maintenance.ends_at > now,
-                Maintenance.cancelled_at.is_(None))).all()
+            rows = session.scalars(select(Maintenance).where(in_progress(now))).all()
         active = defaultdict(int)
         covered = GaugeMetricFamily(
             "owl_maintenance_site_covered",
@@ -193,10 +191,9 @@ class StateCollector(Collector):
         covered_sites = set()
         for row in rows:
             active[row.client] += 1
-            if window_of(row).planned:
-                sites = self.sites.get(row.client, [])
-                covered_sites.update((row.client, site) for site in sites
-                                     if row.targets is None or site in row.targets)
+            window = window_of(row)
+            covered_sites.update((row.client, site) for site in self.sites.get(row.client, [])
+                                 if window.covers(row.client, (site,), now))
         for client in sorted(self.service.terms):
             family.add_metric([client], active.get(client, 0))
         for client, site in sorted(covered_sites):

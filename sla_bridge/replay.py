@@ -3,7 +3,9 @@
 A dispute is settled by replaying: ``owl sla export-events`` writes every event (alerts received,
 operators' actions, maintenance windows, contract changes) in the order they were recorded;
 ``owl sla replay`` feeds them, with their own timestamps, to a fresh :class:`SlaService` on a
-scratch database and reports the incidents and ledgers it finds. Both paths run the same code.
+scratch database and reports the incidents and ledgers it finds. Both paths run the same code:
+the service for alerts, operators' actions and contracts, :mod:`sla_bridge.storage.windows` for
+maintenance windows (the operators' API stores them through it too).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sla_bridge.contract_terms import terms_from_inventory
 from sla_bridge.service import SlaService
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.schema import Event, Incident, Maintenance
+from sla_bridge.storage.windows import record_cancellation, record_window
 from sla_bridge.timefmt import rfc3339
 from sla_bridge.webhook import parse_alert, parse_time
 
@@ -98,16 +101,14 @@ class Replayer:
     def _on_maintenance_created(self, event: dict) -> None:
         window = event["payload"]
         with self.service.db.write() as session:
-            row = Maintenance(
+            row = record_window(session, Maintenance(
                 client=event["client"], targets=window.get("targets"),
                 starts_at=parse_time(window["starts_at"], "starts_at"),
                 ends_at=parse_time(window["ends_at"], "ends_at"),
                 description=window.get("description", ""),
                 emergency=bool(window.get("emergency")),
                 announced_at=parse_time(window.get("announced_at", event["at"]), "announced_at"),
-                announced_by=event["actor"] or "")
-            session.add(row)
-            session.flush()
+                announced_by=event["actor"] or ""))
             self.window_ids[window["id"]] = row.id
 
     def _on_maintenance_cancelled(self, event: dict) -> None:
@@ -115,9 +116,8 @@ class Replayer:
         if window_id is None:
             raise ReplayError(f"event {event['id']} cancels an unknown maintenance window")
         with self.service.db.write() as session:
-            row = session.get(Maintenance, window_id)
-            row.cancelled_at = self.clock.now
-            row.cancelled_by = event["actor"]
+            record_cancellation(session, session.get(Maintenance, window_id), self.clock.now,
+                                event["actor"])
 
 
 def read_events(lines: Iterable[str], source: str) -> tuple[dt.datetime, list[dict]]:

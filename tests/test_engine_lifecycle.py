@@ -145,3 +145,27 @@ def test_maintenance_coverage(name, w, labels, at, covered):
     notice = AlertNotice("fp", "firing", t(at), None, t(at), {"client": "acme", **labels})
     assert w.covers("acme", notice.targets, t(at)) is covered, name
 
+
+@pytest.mark.parametrize("name, w, client, targets, taken_in", [
+    ("a window on all targets takes in any of its client's", window(None), "acme", ("shop",),
+     True),
+    ("a window on all targets takes in an alert naming none", window(None), "acme", (), True),
+    ("a window takes in an alert naming one of its targets", window(("web1",)), "acme",
+     ("shop", "web1"), True),
+    ("a window on other targets does not take in the alert", window(("web1",)), "acme",
+     ("shop",), False),
+    ("a window on some targets does not take in an alert naming none", window(("web1",)),
+     "acme", (), False),
+    ("a window never takes in another client's targets", window(None), "globex", ("shop",),
+     False),
+    ("an emergency window takes in its targets all the same", window(None, emergency=True),
+     "acme", ("shop",), True),
+])
+def test_which_targets_a_window_takes_in_whether_planned_or_not(name, w, client, targets,
+                                                                 taken_in):
+    assert w.takes_in(client, targets) is taken_in, name
+
+
+def test_a_cancelled_window_ends_when_it_was_cancelled():
+    assert window(None, end=120, cancelled=30).end == t(30)
+    assert window(None, end=120).end == t(120)

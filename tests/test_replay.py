@@ -199,6 +199,40 @@ def test_owl_sla_export_and_replay_print_the_same_ledger_as_owl_ledger(tmp_path)
     assert "cap adjustment" in text and "60.00" in text
 
 
+def maintenance_events(db) -> list[tuple]:
+    """Each maintenance event's kind, time, client, actor and window, bar the ids that differ
+    from one database to another."""
+    events = [json.loads(line) for line in list(export_events(db, at("2025-03-01 00:00")))[1:]]
+    return [(e["kind"], e["at"], e["client"], e["actor"],
+             {k: v for k, v in e["payload"].items() if k not in ("id", "silence_ids")})
+            for e in events if e["kind"].startswith("maintenance_")]
+
+
+def test_replay_records_windows_and_their_cancellation_as_the_operators_api_does(
+        database_url, tmp_path, alertmanager):
+    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    tb = make_bridge(database_url, start, with_alertmanager(INVENTORY, alertmanager))
+    ids = []
+    for targets, ahead in ((None, 48), (["web1"], 50)):
+        begins = start + dt.timedelta(hours=ahead)
+        response = tb.as_operator("POST", "/api/v1/maintenances", json={
+            "client": "acme", "targets": targets, "starts_at": rfc3339(begins),
+            "ends_at": rfc3339(begins + dt.timedelta(hours=2)), "description": "PHP 8.3"})
+        assert response.status_code == 201, response.json
+        ids.append(response.json["id"])
+        tb.clock.advance(minutes=5)
+    assert tb.as_operator("DELETE", f"/api/v1/maintenances/{ids[0]}").status_code == 200
+
+    replayed = replay(parse_inventory(INVENTORY, "inv.yml"),
+                      list(export_events(tb.bridge.db, tb.clock())), workdir=tmp_path)
+
+    live = maintenance_events(tb.bridge.db)
+    assert [kind for kind, *_ in live] == ["maintenance_created"] * 2 + ["maintenance_cancelled"]
+    assert maintenance_events(replayed.service.db) == live
+    replayed.close()
+    tb.bridge.db.dispose()
+
+
 @pytest.mark.parametrize("lines, message", [
     ([], "expected the export header line"),
     (['{"format": "other"}'], "not an owl-events/1 export"),

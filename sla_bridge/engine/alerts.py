@@ -12,6 +12,11 @@ SEVERITIES = ("critical", "major", "minor")
 TARGET_LABELS = ("site", "server")
 
 
+def targets_of(labels: dict[str, str]) -> tuple[str, ...]:
+    """Every monitored target an alert's labels name: a site, a server, or both."""
+    return tuple(labels[name] for name in TARGET_LABELS if labels.get(name))
+
+
 @dataclass(frozen=True)
 class AlertNotice:
     """A firing or resolved alert instance, received at ``received_at`` (the bridge's clock)."""
@@ -43,8 +48,7 @@ class AlertNotice:
 
     @property
     def targets(self) -> tuple[str, ...]:
-        """Every monitored target the alert names: a site, a server, or both."""
-        return tuple(self.labels[name] for name in TARGET_LABELS if self.labels.get(name))
+        return targets_of(self.labels)
 
     @property
     def security(self) -> bool:

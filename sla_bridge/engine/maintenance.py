@@ -24,15 +24,24 @@ class MaintenanceWindow:
         """Announced with the contract's notice: only such windows take incidents off the SLA."""
         return not self.emergency and self.starts_at - self.announced_at >= NOTICE
 
+    @property
+    def end(self) -> dt.datetime:
+        """When the window ends: at its planned end, or when it was cancelled."""
+        return min(self.ends_at, self.cancelled_at) if self.cancelled_at else self.ends_at
+
     def active_at(self, at: dt.datetime) -> bool:
-        end = min(self.ends_at, self.cancelled_at) if self.cancelled_at else self.ends_at
-        return self.starts_at <= at < end
+        return self.starts_at <= at < self.end
+
+    def takes_in(self, client: str | None, targets: tuple[str, ...]) -> bool:
+        """Whether the window is for ``client`` and one of ``targets`` (site or server ids);
+        a window that names no target takes in all of the client's."""
+        return client == self.client and (
+            self.targets is None or any(t in self.targets for t in targets))
 
     def covers(self, client: str | None, targets: tuple[str, ...], at: dt.datetime) -> bool:
-        """Whether an incident of ``client`` about ``targets`` (its site and/or server ids)
-        starting ``at`` falls in this planned window."""
-        return (self.planned and client == self.client and self.active_at(at)
-                and (self.targets is None or any(t in self.targets for t in targets)))
+        """Whether an incident of ``client`` about ``targets`` starting ``at`` falls in this
+        planned window, and so out of the SLA."""
+        return self.planned and self.active_at(at) and self.takes_in(client, targets)
 
 
 def notice_problem(starts_at: dt.datetime, ends_at: dt.datetime, announced_at: dt.datetime,

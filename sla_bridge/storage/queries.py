@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sla_bridge.engine.alerts import AlertNotice
 from sla_bridge.engine.maintenance import MaintenanceWindow
 from sla_bridge.storage.schema import Event, Incident, Maintenance, UtcDateTime
+from sla_bridge.storage.windows import window_of
 
 
 @dataclass(slots=True)
@@ -204,12 +205,6 @@ def maintenance_windows(session: Session, clients: set[str],
         return []
     rows = session.execute(_WINDOWS, {"clients": list(clients), "since": since}).scalars()
     return [window_of(row) for row in rows]
-
-
-def window_of(row: Maintenance) -> MaintenanceWindow:
-    return MaintenanceWindow(row.id, row.client, tuple(row.targets) if row.targets else None,
-                             row.starts_at, row.ends_at, row.emergency, row.announced_at,
-                             row.cancelled_at)
 
 
 def latest_contract_snapshots(session: Session) -> dict[str, dict]:
