@@ -1,12 +1,13 @@
-"""HTTP GETs for a probe run: one deadline for the whole run, a user agent, a size cap.
+"""HTTP requests for a probe run: one deadline for the whole run, a user agent, a size cap.
 
 requests' own timeout bounds each connect and each socket read, not a whole answer: a site dribbling
-a byte a second would never time out. :class:`Fetcher` gives each request what is left of the run's
-deadline as its timeout and also checks the deadline between reads of the body, so a run ends at
-the latest about one timeout after its deadline (a read started just before it may wait that long;
-the run is reported as failed either way, see :func:`exporters.probe.run_probe`).
-Bodies are cut at ``max_bytes``; what was read is kept (the markers probes look for are near the
-top of a page).
+a byte a second would never time out. :func:`send` gives each request what is left of the run's
+:class:`Deadline` as its timeout and also checks the deadline between reads of the body, so a run
+ends at the latest about one timeout after its deadline (a read started just before it may wait
+that long; the run is reported as failed either way, see :func:`exporters.probe.run_probe`).
+It reads bodies up to a size cap. :class:`Fetcher` GETs pages with it, cutting bodies at
+``max_bytes`` and keeping what was read (the markers probes look for are near the top of a page);
+:class:`exporters.probes.shop_http.ShopSession` sends the shop probe's API calls with it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,27 @@ _CHUNK = 64 * 1024
 
 class ProbeTimeout(ProbeError):
     """The run's deadline passed before an answer was complete."""
+
+
+class Deadline:
+    """``timeout`` seconds from creation (or from :meth:`renew`), for all the requests of a run."""
+
+    def __init__(self, timeout: float):
+        self.renew(timeout)
+
+    def renew(self, timeout: float):
+        self.timeout = timeout
+        self._at = time.monotonic() + timeout
+
+    def remaining(self, request: str) -> float:
+        """Seconds left for ``request`` (``GET https://...``); raise :meth:`expired` if none."""
+        remaining = self._at - time.monotonic()
+        if remaining <= 0:
+            raise self.expired(request)
+        return remaining
+
+    def expired(self, request: str) -> ProbeError:
+        return ProbeTimeout(f"{request}: no complete answer within the {self.timeout}s timeout")
 
 
 @dataclass(frozen=True)
@@ -54,15 +76,53 @@ class Fetched:
             return self.body.decode("utf-8", errors="replace")
 
 
+def probe_session() -> requests.Session:
+    """A session sending the exporter's user agent."""
+    session = requests.Session()
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def send(session: requests.Session, deadline: Deadline, method: str, url: str, max_bytes: int,
+         **options) -> Fetched:
+    """Send one request (``options``: requests' ``json``, ``data``, ``allow_redirects``...) and
+    read its body, up to ``max_bytes`` (``truncated``: cut there), within ``deadline``.
+
+    Raise ``deadline.expired(...)`` when it passes, :class:`ProbeError` when the request fails.
+    """
+    request = f"{method} {url}"
+    try:
+        with session.request(method, url, timeout=deadline.remaining(request), stream=True,
+                             **options) as response:
+            body, truncated = _read(response, deadline, request, max_bytes)
+            return Fetched(response.url, response.status_code, response.headers, body, truncated)
+    except (requests.Timeout, urllib3.exceptions.TimeoutError):
+        raise deadline.expired(request) from None
+    except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        # reading the body through response.raw raises urllib3's errors, not requests'
+        raise ProbeError(f"{request}: {exc}") from None
+
+
+def _read(response: requests.Response, deadline: Deadline, request: str,
+          max_bytes: int) -> tuple[bytes, bool]:
+    body = bytearray()
+    # read1 returns what has arrived, so the deadline is checked however slow the site is
+    while chunk := response.raw.read1(_CHUNK, decode_content=True):
+        body += chunk
+        if len(body) >= max_bytes:
+            return bytes(body[:max_bytes]), True
+        deadline.remaining(request)
+    return bytes(body), False
+
+
 class Fetcher:
     """GETs sharing one deadline of ``timeout`` seconds from creation. Use as a context manager."""
 
     def __init__(self, timeout: float, max_bytes: int = MAX_BODY_BYTES):
         self.timeout = timeout
         self.max_bytes = max_bytes
-        self._deadline = time.monotonic() + timeout
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = USER_AGENT
+        self._deadline = Deadline(timeout)
+        self._session = probe_session()
         self._session.max_redirects = MAX_REDIRECTS
 
     def __enter__(self) -> Fetcher:
@@ -74,32 +134,4 @@ class Fetcher:
     def get(self, url: str, max_bytes: int | None = None) -> Fetched:
         """GET ``url`` (its body cut at ``max_bytes``, default the fetcher's); raise
         :class:`ProbeTimeout` or :class:`ProbeError` when it fails."""
-        try:
-            with self._session.get(url, timeout=self._remaining(url), stream=True) as response:
-                body, truncated = self._read(url, response, max_bytes or self.max_bytes)
-                return Fetched(response.url, response.status_code, response.headers, body,
-                               truncated)
-        except (requests.Timeout, urllib3.exceptions.TimeoutError):
-            raise self._timeout(url) from None
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            # reading the body through response.raw raises urllib3's errors, not requests'
-            raise ProbeError(f"GET {url}: {exc}") from None
-
-    def _read(self, url: str, response: requests.Response, max_bytes: int) -> tuple[bytes, bool]:
-        body = bytearray()
-        # read1 returns what has arrived, so the deadline is checked however slow the site is
-        while chunk := response.raw.read1(_CHUNK, decode_content=True):
-            body += chunk
-            if len(body) >= max_bytes:
-                return bytes(body[:max_bytes]), True
-            self._remaining(url)
-        return bytes(body), False
-
-    def _remaining(self, url: str) -> float:
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise self._timeout(url)
-        return remaining
-
-    def _timeout(self, url: str) -> ProbeTimeout:
-        return ProbeTimeout(f"GET {url}: no complete answer within the {self.timeout}s timeout")
+        return send(self._session, self._deadline, "GET", url, max_bytes or self.max_bytes)

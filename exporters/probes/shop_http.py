@@ -1,32 +1,32 @@
 """HTTP calls of one shop run: any method, JSON or form bodies, the shop's cookies, one deadline.
 
-Like :class:`exporters.probes.http.Fetcher`, every call gets what is left of the run's deadline,
-checked again between reads of the body, and bodies are cut at a size cap. Unlike it, redirects
-are not followed (an API call answered by a redirect is a misconfigured URL, and a redirected POST
-turns into a GET), and every URL is checked against the platform's order-placing endpoints before
-it is sent: the probe refuses to call them, whatever a bug elsewhere might ask.
+Sent by :func:`exporters.probes.http.send`, as the GETs of :class:`exporters.probes.http.Fetcher`
+are: every call gets what is left of the run's deadline, checked again between reads of the body,
+and bodies are read up to the same size cap. Unlike a GET, an answer over the cap is an error, not
+cut; redirects are not followed (an API call answered by a redirect is a misconfigured URL, and a
+redirected POST turns into a GET), and every URL is checked against the platform's order-placing
+endpoints before it is sent: the probe refuses to call them, whatever a bug elsewhere might ask.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-import requests
-import urllib3
-
 from exporters.probe import ProbeError
-from exporters.probes.http import USER_AGENT
-
-MAX_BODY_BYTES = 2 * 1024 * 1024
-_CHUNK = 64 * 1024
+from exporters.probes.http import MAX_BODY_BYTES, Deadline, probe_session, send
 
 
 class OrderEndpointRefused(ProbeError):
     """The URL could place an order: never called."""
+
+
+class _ShopDeadline(Deadline):
+    # the shop's timeouts have always been plain ProbeErrors, the seconds shown as "20s"
+    def expired(self, request: str) -> ProbeError:
+        return ProbeError(f"{request}: no complete answer within the {self.timeout:g}s timeout")
 
 
 @dataclass(frozen=True)
@@ -56,16 +56,13 @@ class ShopSession:
     """Calls sharing a deadline of ``timeout`` seconds from creation (or from :meth:`renew`)."""
 
     def __init__(self, timeout: float, forbidden: tuple[re.Pattern, ...] = ()):
-        self.timeout = timeout
         self.forbidden = forbidden
-        self._deadline = time.monotonic() + timeout
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = USER_AGENT
+        self._deadline = _ShopDeadline(timeout)
+        self._session = probe_session()
 
     def renew(self, timeout: float):
         """A fresh deadline, for the cleanup after a run that used up its own."""
-        self.timeout = timeout
-        self._deadline = time.monotonic() + timeout
+        self._deadline.renew(timeout)
 
     def close(self):
         self._session.close()
@@ -77,32 +74,9 @@ class ShopSession:
         for pattern in self.forbidden:
             if pattern.search(url):
                 raise OrderEndpointRefused(f"refusing {method} {url}: it could place an order")
-        try:
-            with self._session.request(method, url, json=json_body, data=form,
-                                       headers=headers, timeout=self._remaining(method, url),
-                                       allow_redirects=False, stream=True) as response:
-                body = self._read(method, url, response)
-                return Answer(method, url, response.status_code, response.headers, body)
-        except (requests.Timeout, urllib3.exceptions.TimeoutError):
-            raise self._timeout(method, url) from None
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-            raise ProbeError(f"{method} {url}: {exc}") from None
-
-    def _read(self, method: str, url: str, response: requests.Response) -> bytes:
-        body = bytearray()
-        while chunk := response.raw.read1(_CHUNK, decode_content=True):
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                raise ProbeError(f"{method} {url}: answer larger than {MAX_BODY_BYTES} bytes")
-            self._remaining(method, url)
-        return bytes(body)
-
-    def _remaining(self, method: str, url: str) -> float:
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise self._timeout(method, url)
-        return remaining
-
-    def _timeout(self, method: str, url: str) -> ProbeError:
-        return ProbeError(f"{method} {url}: no complete answer within the {self.timeout:g}s "
-                          "timeout")
+        # one byte over the cap tells an answer at the cap from a larger one
+        answer = send(self._session, self._deadline, method, url, MAX_BODY_BYTES + 1,
+                      json=json_body, data=form, headers=headers, allow_redirects=False)
+        if answer.truncated:
+            raise ProbeError(f"{method} {url}: answer larger than {MAX_BODY_BYTES} bytes")
+        return Answer(method, url, answer.status, answer.headers, answer.body)
