@@ -10,7 +10,8 @@ How many lead at the same time is the database's: SQLite has one writer, so one 
 PostgreSQL runs transactions side by side (the service's advisory locks serialize deliveries of
 the same alert), so a few leaders keep it busy while one of them waits on a commit. A request is
 still answered only after its alerts are committed, and if a shared transaction fails every
-request in it fails (503), so Alertmanager retries them all.
+request in it fails (503), so Alertmanager retries them all; the metrics count nothing of a
+failed transaction (the service tells its observer only after the commit).
 """
 
 from __future__ import annotations

@@ -54,7 +54,8 @@ class Conflict(ValueError):
 
 
 class Observer:
-    """Told of the transitions the metrics count. The default ignores them (replay)."""
+    """Told of the transitions the metrics count, once they are committed. The default ignores
+    them (replay)."""
 
     def created(self, incident: Incident) -> None: ...
 
@@ -64,6 +65,24 @@ class Observer:
 
     def heartbeat(self, at: dt.datetime) -> None:
         """The Watchdog was delivered (every delivery, redeliveries included)."""
+
+
+@dataclass
+class _Transitions:
+    """What a transaction did that the observer counts. Told only after the commit: a failed
+    transaction counts nothing, so its redelivery counts once."""
+
+    created: list[Incident] = field(default_factory=list)
+    breached: list[Incident] = field(default_factory=list)
+    acknowledged: list[Incident] = field(default_factory=list)
+
+    def tell(self, observer: Observer) -> None:
+        for incident in self.created:
+            observer.created(incident)
+        for incident in self.breached:
+            observer.breached(incident)
+        for incident in self.acknowledged:
+            observer.acknowledged(incident)
 
 
 CREATED, UPDATED, DUPLICATE, HEARTBEAT = "created", "updated", "duplicate", "heartbeat"
@@ -185,6 +204,7 @@ class SlaService:
         for notice in notices:
             if notice.heartbeat:
                 self.observer.heartbeat(notice.received_at)
+        changes = _Transitions()
         with self.db.write() as session:
             lock_fingerprints(session, {n.fingerprint for n in notices})
             fresh = new_positions(session, notices)
@@ -201,7 +221,7 @@ class SlaService:
                     outcomes[i] = Outcome(notice.dedup_key, HEARTBEAT, None)
                     continue
                 incident, action = self._apply(notice, latest.get(notice.fingerprint),
-                                               windows, now)
+                                               windows, now, changes)
                 kind = DUPLICATE if action is Action.DUPLICATE else (
                     CREATED if action in (Action.CREATE, Action.CREATE_RESOLVED) else UPDATED)
                 if incident is not None:
@@ -212,10 +232,11 @@ class SlaService:
             session.flush()
             insert_events(session, [_alert_event(notices[i], outcomes[i].incident)
                                     for i in fresh])
+        changes.tell(self.observer)
         return IngestResult(outcomes)
 
     def _apply(self, notice: AlertNotice, latest: Incident | None,
-               windows: list[MaintenanceWindow], now: dt.datetime):
+               windows: list[MaintenanceWindow], now: dt.datetime, changes: _Transitions):
         terms = self.terms.get(notice.client) if notice.client else None
         window = terms.reopen_window if terms else lifecycle.DEFAULT_REOPEN_WINDOW
         action = lifecycle.decide(notice, latest, window)
@@ -230,9 +251,9 @@ class SlaService:
             incident.resolved_at = None
         if action in (Action.RESOLVE, Action.CREATE_RESOLVED, Action.REOPEN_RESOLVED):
             incident.resolved_at = lifecycle.resolution_time(notice, incident.started_at)
-        self._refresh(incident, now)
+        self._refresh(incident, now, changes)
         if action in (Action.CREATE, Action.CREATE_RESOLVED):
-            self.observer.created(incident)
+            changes.created.append(incident)
         return incident, action
 
     def _new_incident(self, notice: AlertNotice, terms: ClientTerms | None,
@@ -257,8 +278,8 @@ class SlaService:
             maintenance_id=window.id if window else None,
             created_at=now, updated_at=now, penalty_rate="0", state="open")
 
-    def _refresh(self, incident: Incident, now: dt.datetime) -> bool:
-        """Recompute state, SLA status and rate; tell the observer of a new breach."""
+    def _refresh(self, incident: Incident, now: dt.datetime, changes: _Transitions) -> None:
+        """Recompute state, SLA status and rate; note a new breach in ``changes``."""
         before = incident.sla
         incident.state = lifecycle.state_of(incident.acknowledged_at, incident.resolved_at)
         self._judge(incident, lifecycle.sla_status(
@@ -266,9 +287,7 @@ class SlaService:
             incident.acknowledged_at, incident.resolved_at, now))
         incident.updated_at = now
         if incident.sla == lifecycle.BREACHED and before != lifecycle.BREACHED:
-            self.observer.breached(incident)
-            return True
-        return False
+            changes.breached.append(incident)
 
     def _judge(self, incident: Incident, status: str) -> None:
         """Give the incident ``status`` and the penalty rate it costs under current terms."""
@@ -281,25 +300,31 @@ class SlaService:
     def refresh_statuses(self) -> int:
         """Mark pending incidents whose deadline has passed as breached; return how many."""
         now = self.clock()
+        changes = _Transitions()
         with self.db.write() as session:
             due = session.scalars(select(Incident).where(
                 Incident.sla == lifecycle.PENDING, Incident.deadline < now)).all()
-            return sum(self._refresh(incident, now) for incident in due)
+            for incident in due:
+                self._refresh(incident, now, changes)
+        changes.tell(self.observer)
+        return len(changes.breached)
 
     # --- operators' actions ----------------------------------------------------------------
 
     def acknowledge(self, incident_id: int, actor: str) -> Incident:
         """The first acknowledgement stays; later ones change nothing and are not logged."""
         now = self.clock()
+        changes = _Transitions()
         with self.db.write() as session:
             incident = _get(session, incident_id)
             if incident.acknowledged_at is not None:
                 return incident
             before = audit_view(incident)
             incident.acknowledged_at, incident.acknowledged_by = now, actor
-            self._refresh(incident, now)
+            self._refresh(incident, now, changes)
+            changes.acknowledged.append(incident)
             self._audit(session, "ack", incident, actor, before, now)
-        self.observer.acknowledged(incident)
+        changes.tell(self.observer)
         return incident
 
     def exclude(self, incident_id: int, reason: str, note: str, actor: str) -> Incident:
@@ -308,6 +333,7 @@ class SlaService:
         if not note or not note.strip():
             raise ValueError("note: a note explaining the exclusion is required")
         now = self.clock()
+        changes = _Transitions()
         with self.db.write() as session:
             incident = _get(session, incident_id)
             if incident.sla_basis == lifecycle.NO_SLA:
@@ -317,12 +343,14 @@ class SlaService:
             before = audit_view(incident)
             incident.exclusion_reason, incident.exclusion_note = reason, note
             incident.excluded_by, incident.excluded_at = actor, now
-            self._refresh(incident, now)
+            self._refresh(incident, now, changes)
             self._audit(session, "exclusion", incident, actor, before, now)
+        changes.tell(self.observer)
         return incident
 
     def withdraw_exclusion(self, incident_id: int, actor: str) -> Incident:
         now = self.clock()
+        changes = _Transitions()
         with self.db.write() as session:
             incident = _get(session, incident_id)
             if incident.exclusion_reason is None:
@@ -330,8 +358,9 @@ class SlaService:
             before = audit_view(incident)
             incident.exclusion_reason = incident.exclusion_note = None
             incident.excluded_by = incident.excluded_at = None
-            self._refresh(incident, now)
+            self._refresh(incident, now, changes)
             self._audit(session, "exclusion_withdrawn", incident, actor, before, now)
+        changes.tell(self.observer)
         return incident
 
     def _audit(self, session: Session, kind: str, incident: Incident, actor: str, before: dict,
