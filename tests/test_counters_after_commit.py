@@ -55,11 +55,26 @@ def acknowledgements_timed(tb) -> float:
         "owl_incident_time_to_acknowledge_seconds_count", {"severity": "critical"})
 
 
-def test_a_delivery_whose_commit_fails_counts_nothing_and_its_redelivery_counts_once(
-        database_url):
-    # acme's critical deadline is 4 h on the wall clock: 13:00, already past at receipt
+@pytest.fixture
+def tb(database_url):
+    # acme's critical deadline is 4 h on the wall clock: 13:00 for an alert of 09:00
     tb = make_bridge(database_url, at("2025-03-07 14:00"))
-    late = alert(starts_at=at("2025-03-07 09:00"))
+    yield tb
+    tb.bridge.db.dispose()
+
+
+@pytest.fixture
+def overdue(database_url):
+    """A bridge with one incident, stored pending at 10:00, its deadline now past."""
+    tb = make_bridge(database_url, at("2025-03-07 10:00"))
+    assert tb.post_alerts(alert(starts_at=at("2025-03-07 09:00"))).status_code == 200
+    tb.clock.now = at("2025-03-07 14:00")
+    yield tb
+    tb.bridge.db.dispose()
+
+
+def test_a_delivery_whose_commit_fails_counts_nothing_and_its_redelivery_counts_once(tb):
+    late = alert(starts_at=at("2025-03-07 09:00"))  # created and breached at once
     with commits_refused(tb.bridge.db, "events", "INSERT"):
         assert tb.post_alerts(late).status_code == 503
     assert counted(tb) == (0, 0)
@@ -70,40 +85,31 @@ def test_a_delivery_whose_commit_fails_counts_nothing_and_its_redelivery_counts_
     assert [i["sla"] for i in tb.incidents()] == ["breached"]
     assert tb.post_alerts(late).status_code == 200
     assert counted(tb) == (1, 1)
-    tb.bridge.db.dispose()
 
 
 def test_a_status_refresh_whose_commit_fails_counts_no_breach_and_the_next_counts_it_once(
-        database_url):
-    tb = make_bridge(database_url, at("2025-03-07 10:00"))
-    assert tb.post_alerts(alert(starts_at=at("2025-03-07 09:00"))).status_code == 200
-    tb.clock.now = at("2025-03-07 14:00")
-    with commits_refused(tb.bridge.db, "incidents", "UPDATE"), pytest.raises(IntegrityError):
-        tb.bridge.service.refresh_statuses()
-    assert counted(tb) == (1, 0)
+        overdue):
+    with commits_refused(overdue.bridge.db, "incidents", "UPDATE"), \
+            pytest.raises(IntegrityError):
+        overdue.bridge.service.refresh_statuses()
+    assert counted(overdue) == (1, 0)
 
-    assert tb.bridge.service.refresh_statuses() == 1
-    assert counted(tb) == (1, 1)
-    assert tb.bridge.service.refresh_statuses() == 0
-    assert counted(tb) == (1, 1)
-    tb.bridge.db.dispose()
+    assert overdue.bridge.service.refresh_statuses() == 1
+    assert counted(overdue) == (1, 1)
+    assert overdue.bridge.service.refresh_statuses() == 0
+    assert counted(overdue) == (1, 1)
 
 
-def test_an_acknowledgement_whose_commit_fails_counts_nothing_and_the_retry_counts_once(
-        database_url):
-    tb = make_bridge(database_url, at("2025-03-07 10:00"))
-    assert tb.post_alerts(alert(starts_at=at("2025-03-07 09:00"))).status_code == 200
-    [incident] = tb.incidents()
-    tb.clock.now = at("2025-03-07 14:00")  # late: the acknowledgement breaches it
+def test_a_late_acknowledgement_whose_commit_fails_counts_nothing_and_the_retry_counts_once(
+        overdue):
+    [incident] = overdue.incidents()
     ack = f"/api/v1/incidents/{incident['id']}/ack"
-    with commits_refused(tb.bridge.db, "events", "INSERT"):
-        assert tb.as_operator("POST", ack).status_code == 503
-    assert counted(tb) == (1, 0)
-    assert acknowledgements_timed(tb) == 0
+    with commits_refused(overdue.bridge.db, "events", "INSERT"):
+        assert overdue.as_operator("POST", ack).status_code == 503
+    assert counted(overdue) == (1, 0)
+    assert acknowledgements_timed(overdue) == 0
 
-    assert tb.as_operator("POST", ack).status_code == 200
-    assert counted(tb) == (1, 1)
-    assert tb.as_operator("POST", ack).status_code == 200
-    assert counted(tb) == (1, 1)
-    assert acknowledgements_timed(tb) == 1
-    tb.bridge.db.dispose()
+    assert overdue.as_operator("POST", ack).status_code == 200
+    assert overdue.as_operator("POST", ack).status_code == 200
+    assert counted(overdue) == (1, 1)
+    assert acknowledgements_timed(overdue) == 1
