@@ -18,7 +18,7 @@ from sla_bridge.api import alerts, export, incidents, ledger, maintenances, ops
 from sla_bridge.api.common import ApiError, error_response
 from sla_bridge.auth import TokenStore
 from sla_bridge.ingest_batch import IngestBatcher
-from sla_bridge.engine.terms import terms_from_inventory
+from sla_bridge.contract_terms import terms_from_inventory
 from sla_bridge.maintenance import MaintenanceService, SilencedAlertSync
 from sla_bridge.metrics import BridgeMetrics, StateCollector
 from sla_bridge.notify import Notifier

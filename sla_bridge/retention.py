@@ -19,7 +19,8 @@ import logging
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from sla_bridge.engine.terms import CalendarCache, ClientTerms, terms_from_snapshot
+from sla_bridge.contract_terms import CalendarCache, terms_from_snapshot
+from sla_bridge.engine.terms import ClientTerms
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.queries import latest_contract_snapshots
 from sla_bridge.storage.schema import Deletion, Event, Incident, Maintenance, Notification, Token

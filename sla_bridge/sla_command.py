@@ -89,7 +89,7 @@ def _ledger_text(ledger) -> str:
 
 def _ledger(args) -> int:
     from sla_bridge.command import existing_database
-    from sla_bridge.engine.terms import terms_from_inventory
+    from sla_bridge.contract_terms import terms_from_inventory
     from sla_bridge.service import SlaService
 
     inventory = inventory_or_exit(args.inventory)

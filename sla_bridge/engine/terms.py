@@ -63,21 +63,3 @@ class ClientTerms:
     def terminated_at(self, at: dt.datetime) -> bool:
         return self.terminated_on is not None and \
             at.astimezone(self.ledger_timezone).date() >= self.terminated_on
-
-
-# The inventory and snapshot adapters moved to sla_bridge.contract_terms. sla_bridge/app.py,
-# sla_command.py and retention.py still import them from here: they are forwarded, with a
-# DeprecationWarning, until those imports change. Then delete this.
-_MOVED = ("CalendarCache", "terms_for_client", "terms_from_inventory", "terms_from_snapshot")
-
-
-def __getattr__(name: str):
-    if name not in _MOVED:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import warnings
-
-    from sla_bridge import contract_terms
-
-    warnings.warn(f"{__name__}.{name} moved to sla_bridge.contract_terms", DeprecationWarning,
-                  stacklevel=2)
-    return getattr(contract_terms, name)
