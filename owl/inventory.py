@@ -21,11 +21,6 @@ from owl.tsdb_retention import DEFAULT as DEFAULT_RETENTION
 from owl.tsdb_retention import Retention
 from owl.yamlsource import UnbuildableScalar, YamlSourceError, load_yaml
 
-SEVERITIES = ("critical", "major", "minor")
-TIER_NAMES = {0: "Découverte", 1: "Essentiel", 2: "Professionnel", 3: "Avancé",
-              4: "Infrastructure Globale"}
-CMS_KINDS = ("wordpress", "drupal", "joomla", "prestashop", "magento", "other")
-SHOP_KINDS = ("woocommerce", "prestashop", "magento")
 SHOP_CMS = {"woocommerce": "wordpress", "prestashop": "prestashop", "magento": "magento"}
 
 _ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
@@ -125,7 +120,6 @@ Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
 TimezoneName = Annotated[str, BeforeValidator(_timezone)]
 Identifier = Annotated[str, Field(pattern=_ID)]
 SecretFile = Annotated[str, BeforeValidator(_secret_file)]
-Severity = Literal["critical", "major", "minor"]
 
 
 class _Model(BaseModel):
