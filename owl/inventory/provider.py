@@ -1,0 +1,91 @@
+"""The provider: its timezone and calendar, on-call receivers, SMTP, the stack and the probes."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from owl.inventory.contract import Calendar
+from owl.inventory.fields import Duration, SecretFile, StrictModel, TimezoneName
+from owl.tsdb_retention import DEFAULT as DEFAULT_RETENTION
+from owl.tsdb_retention import Retention
+
+
+class Smtp(StrictModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=25, ge=1, le=65535)
+    sender: str = "monitoring@owl-systems.example"
+    username: str | None = None
+    password_file: SecretFile | None = None
+    starttls: bool = False
+
+
+class Receiver(StrictModel):
+    """Where on-call notifications go: an email address, a webhook, or both."""
+
+    email: str | None = None
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    webhook_token_file: SecretFile | None = None
+
+    @model_validator(mode="after")
+    def _has_destination(self):
+        if not self.email and not self.webhook_url:
+            raise ValueError("a receiver needs an email or a webhook_url")
+        return self
+
+
+class Receivers(StrictModel):
+    """On-call receivers by contract channel (section 5a)."""
+
+    pager: Receiver | None = None
+    phone_email: Receiver | None = None
+    ticket: Receiver | None = None
+    watchdog: Receiver | None = None  # a dead man's switch that expects the Watchdog every minute
+
+
+class Stack(StrictModel):
+    """Where the parts of the stack listen, as Prometheus and Alertmanager reach them."""
+
+    prometheus: str = "127.0.0.1:9090"
+    alertmanager: str = "127.0.0.1:9093"
+    blackbox_exporter: str = "127.0.0.1:9115"
+    exporter: str = "127.0.0.1:9181"
+    bridge: str = "127.0.0.1:9180"
+    scrape_interval: Duration = dt.timedelta(seconds=30)
+    evaluation_interval: Duration = dt.timedelta(seconds=30)
+    retention: Retention = DEFAULT_RETENTION  # how long Prometheus keeps samples
+
+
+PROBE_KINDS = ("cms", "vulnerabilities", "shop", "backup", "domain")
+
+
+class ProbeSchedule(StrictModel):
+    """How often a probe kind runs: ``interval``, or per tier where ``by_tier`` says."""
+
+    interval: Duration
+    by_tier: dict[Literal[0, 1, 2, 3, 4], Duration] = Field(default_factory=dict)
+
+
+class Probes(StrictModel):
+    """Schedules per probe kind, and the local data the probes read."""
+
+    cms: ProbeSchedule = ProbeSchedule(interval=dt.timedelta(hours=6))
+    vulnerabilities: ProbeSchedule = ProbeSchedule(interval=dt.timedelta(hours=12))
+    shop: ProbeSchedule = ProbeSchedule(interval=dt.timedelta(minutes=15))
+    backup: ProbeSchedule = ProbeSchedule(interval=dt.timedelta(hours=1))
+    domain: ProbeSchedule = ProbeSchedule(interval=dt.timedelta(days=1))
+    cms_catalogue: str | None = None  # file of latest/supported versions; default: shipped
+    vulnerability_db: str | None = None  # normalized (OSV-style) database file
+    rdap_server: str = Field(default="https://rdap.org/", pattern=r"^https?://\S+$")
+
+
+class Provider(StrictModel):
+    name: str = Field(min_length=1)
+    timezone: TimezoneName = "Europe/Paris"
+    calendar: Calendar = Field(default_factory=Calendar)
+    receivers: Receivers = Field(default_factory=Receivers)
+    smtp: Smtp = Field(default_factory=Smtp)
+    stack: Stack = Field(default_factory=Stack)
+    probes: Probes = Field(default_factory=Probes)
