@@ -8,7 +8,7 @@ setup(
     description="Inventory-driven Prometheus monitoring, alert routing and SLA ledger "
     "for a managed-services provider",
     python_requires=">=3.11",
-    packages=find_packages(include=["owl", "owl.*", "exporters", "exporters.*",
+    packages=find_packages(include=["owl", "owl.*", "owl_commands", "exporters", "exporters.*",
                                     "sla_bridge", "sla_bridge.*",
                                     "alert_rules", "dashboards"]),
     package_data={
@@ -57,9 +57,10 @@ setup(
             "deptry>=0.20,<1",
             "grafana-foundation-sdk>=1769699379!11.6.0,<1769699379!11.7",
             "hypothesis>=6.100,<7",
+            "import-linter>=2.0,<3",
             "jsonschema>=4.21,<5",
             "pytest>=8,<10",
         ],
     },
-    entry_points={"console_scripts": ["owl=owl.cli:main"]},
+    entry_points={"console_scripts": ["owl=owl_commands.cli:main"]},
 )

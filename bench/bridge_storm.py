@@ -225,7 +225,7 @@ def serve_main(args) -> int:
     from sla_bridge import server
     from sla_bridge.app import BridgeConfig
 
-    # as sla_bridge.command._run_bridge configures it
+    # as owl_commands.bridge._run_bridge configures it
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 

@@ -6,5 +6,5 @@ instance probes what), :mod:`exporters.probe` (probe kinds, results and their ca
 settings and data files), :mod:`exporters.kinds` (the list of probe kinds and collectors, one line
 each), :mod:`exporters.probes` (the probe modules),
 :mod:`exporters.collectors` (Prometheus collectors reading the cache), :mod:`exporters.app` (the
-WSGI app) and :mod:`exporters.command` (``owl exporter``).
+WSGI app) and :mod:`owl_commands.exporter` (``owl exporter``).
 """

@@ -129,7 +129,7 @@ def test_the_rules_fire_on_real_metrics_for_monitored_contracts_only(tmp_path: P
                          f"--web.listen-address=127.0.0.1:{ports['node']}",
                          f"--collector.textfile.directory={textfiles}"],
                         tmp_path / "node.log"), \
-                running([sys.executable, "-m", "owl.cli", "exporter", "--inventory",
+                running([sys.executable, "-m", "owl_commands.cli", "exporter", "--inventory",
                          str(tmp_path / "inventory.yml"), "--web.listen-address",
                          f"127.0.0.1:{ports['exporter']}"], tmp_path / "exporter.log"), \
                 running([binaries["prometheus"],

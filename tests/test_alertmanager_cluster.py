@@ -58,7 +58,7 @@ def test_two_clustered_alertmanagers_make_exactly_one_incident_per_alert(tmp_pat
                 # the duplicate deliveries a cluster makes under a partition or a slow gossip
                 "--cluster.peer-timeout=1ms"]
 
-    bridge_cmd = [sys.executable, "-m", "owl.cli", "bridge", "--inventory", str(inventory),
+    bridge_cmd = [sys.executable, "-m", "owl_commands.cli", "bridge", "--inventory", str(inventory),
                   "--database", database_url, "--web.listen-address",
                   f"127.0.0.1:{bridge_port}"]
     env = {"OWL_WEBHOOK_TOKEN": WEBHOOK_TOKEN, "PATH": "/usr/bin:/bin"}
@@ -107,7 +107,7 @@ def _notifications(port: int) -> float:
 
 
 def _operator_token(database_url: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "owl.cli", "operator", "add", "cluster-test",
+    result = subprocess.run([sys.executable, "-m", "owl_commands.cli", "operator", "add", "cluster-test",
                              "--database", database_url], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 0, result.stderr

@@ -110,7 +110,7 @@ def upstream_routes() -> dict:
 
 
 def owl(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "owl.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "owl_commands.cli", *args], capture_output=True,
                           text=True, timeout=60)
 
 

@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-from owl.cli import _DeprecatedSpelling, build_parser, main
+from owl_commands.cli import build_parser, main
+from owl_commands.common import _DeprecatedSpelling
 
 # `--word` and `--part.part`, each part words joined by dashes
 PROMETHEUS_STYLE = re.compile(r"^--[a-z0-9]+(-[a-z0-9]+)*(\.[a-z0-9]+(-[a-z0-9]+)*)*$")
@@ -92,7 +93,7 @@ def test_the_current_spelling_keeps_its_default_and_says_nothing():
 
 
 def test_owl_version_prints_the_installed_version():
-    result = subprocess.run([sys.executable, "-m", "owl.cli", "--version"], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "owl_commands.cli", "--version"], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 0
     assert result.stdout == f"owl-monitoring {importlib.metadata.version('owl-monitoring')}\n"

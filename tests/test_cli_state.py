@@ -10,7 +10,7 @@ import sys
 import pytest
 import requests
 
-from owl.cli import build_parser
+from owl_commands.cli import build_parser
 from sla_bridge.auth import TokenStore
 from sla_bridge.storage.database import Database
 from tests.conftest import REPO
@@ -24,7 +24,7 @@ def owl(cwd, *args, state=None):
     env = {key: value for key, value in os.environ.items() if key != "OWL_STATE"}
     if state is not None:
         env["OWL_STATE"] = str(state)
-    return subprocess.run([sys.executable, "-m", "owl.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "owl_commands.cli", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=60)
 
 
@@ -99,7 +99,7 @@ def test_the_bridge_creates_the_database_of_owl_state_and_accepts_its_tokens(tmp
     state = tmp_path / "state"
     port = free_port()
     env = {**os.environ, "OWL_STATE": str(state), "OWL_WEBHOOK_TOKEN": "webhook-token"}
-    bridge = [sys.executable, "-m", "owl.cli", "bridge", "--inventory", INVENTORY,
+    bridge = [sys.executable, "-m", "owl_commands.cli", "bridge", "--inventory", INVENTORY,
               "--web.listen-address", f"127.0.0.1:{port}"]
     with running(bridge, tmp_path / "bridge.log", env=env, cwd=tmp_path) as process:
         wait_for_http(f"http://127.0.0.1:{port}/healthz", process=process)

@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from owl import cli
-from owl.grafana_sync import CLIENT_HEADER, DEFAULT_LABEL_PROXY_URL
+from owl_commands import cli
+from owl_commands.grafana_sync import CLIENT_HEADER, DEFAULT_LABEL_PROXY_URL
 from owl.render.alertmanager import BRIDGE_RECEIVER
 from owl.render.grafana import DASHBOARD_PROVIDER_PATH, DASHBOARDS_DIR, DATASOURCE_PATH
 from owl.render.profile import COMPOSE_MOUNTS, DEFAULT_TOKEN_FILE

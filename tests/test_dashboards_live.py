@@ -261,7 +261,7 @@ def stack(tmp_path_factory, installed_owl):
             "%Y-%m-%dT%H:%M:%SZ"), "success": True}}))
     vulndb = tmp / "vulnerabilities.json"
     imported = subprocess.run(
-        [sys.executable, "-m", "owl.cli", "vulndb", "import", "--format", "wordfence", "--db",
+        [sys.executable, "-m", "owl_commands.cli", "vulndb", "import", "--format", "wordfence", "--db",
          str(vulndb), str(REPO / "tests" / "fixtures" / "vulndb" / "wordfence.json")],
         capture_output=True, text=True, timeout=60)
     assert imported.returncode == 0, imported.stderr

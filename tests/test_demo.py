@@ -9,8 +9,8 @@ from exporters.probe import ProbeError
 from exporters.probes.cms import run_cms_probe
 from exporters.probes.detection import CmsDetection
 from exporters.targets import Target
-from owl import demo
-from owl.cli import main
+from owl_commands import demo
+from owl_commands.cli import main
 from owl.inventory import load_inventory
 from owl.state import DEFAULT_STATE_DIR
 from tests.conftest import REPO
@@ -23,7 +23,7 @@ def demo_site(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("demo")
     state = tmp / "state"
     port = free_port()
-    args = [sys.executable, "-m", "owl.cli", "demo", "site", "--web.listen-address",
+    args = [sys.executable, "-m", "owl_commands.cli", "demo", "site", "--web.listen-address",
             f"127.0.0.1:{port}", "--state", str(state)]
     with running(args, tmp / "site.log") as process:
         base = f"http://127.0.0.1:{port}"

@@ -13,7 +13,8 @@ from pathlib import Path
 from tests.support.binaries import missing
 from tests.support.install import REPO
 
-SHIPPED_PACKAGES = ("owl", "exporters", "sla_bridge", "alert_rules", "dashboards")
+SHIPPED_PACKAGES = ("owl", "owl_commands", "exporters", "sla_bridge", "alert_rules",
+                    "dashboards")
 SHIPPED_EXTRAS = ('extra == "dashboards"',)
 # declared but never imported, on purpose
 USED_WITHOUT_IMPORT = {

@@ -29,7 +29,7 @@ def test_owl_exporter_serves_the_probe_results(tmp_path):
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         storage = tmp_path / "storage" / "shard-1"
-        args = [sys.executable, "-m", "owl.cli", "exporter", "--inventory", str(inventory),
+        args = [sys.executable, "-m", "owl_commands.cli", "exporter", "--inventory", str(inventory),
                 "--web.listen-address", f"127.0.0.1:{port}", "--storage.path", str(storage)]
         with running(args, tmp_path / "exporter.log") as process:
             assert wait_for_http(f"{base}/healthz", timeout=15, process=process).text == "ok\n"
@@ -58,10 +58,10 @@ def _scraped_once(base: str) -> str | None:
 def test_owl_exporter_refuses_an_invalid_inventory_or_shard(tmp_path):
     inventory = tmp_path / "inventory.yml"
     inventory.write_text("provider: {}\n")
-    bad_inventory = subprocess.run([sys.executable, "-m", "owl.cli", "exporter", "--inventory",
+    bad_inventory = subprocess.run([sys.executable, "-m", "owl_commands.cli", "exporter", "--inventory",
                                     str(inventory)], capture_output=True, text=True, timeout=30)
     assert bad_inventory.returncode == 1 and "provider.name" in bad_inventory.stderr
-    bad_shard = subprocess.run([sys.executable, "-m", "owl.cli", "exporter", "--inventory",
+    bad_shard = subprocess.run([sys.executable, "-m", "owl_commands.cli", "exporter", "--inventory",
                                 str(inventory), "--shard", "4/3"],
                                capture_output=True, text=True, timeout=30)
     assert bad_shard.returncode == 2 and "I must be between 1 and N" in bad_shard.stderr
@@ -73,7 +73,7 @@ def test_owl_exporter_refuses_a_storage_path_it_cannot_create_naming_it(tmp_path
     regular_file = tmp_path / "not-a-folder"
     regular_file.write_text("")
     storage = regular_file / "exporter"
-    refused = subprocess.run([sys.executable, "-m", "owl.cli", "exporter", "--inventory",
+    refused = subprocess.run([sys.executable, "-m", "owl_commands.cli", "exporter", "--inventory",
                               str(inventory), "--web.listen-address", f"127.0.0.1:{free_port()}",
                               "--storage.path", str(storage)],
                              capture_output=True, text=True, timeout=30)

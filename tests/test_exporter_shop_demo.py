@@ -6,7 +6,7 @@ import requests
 
 from exporters.probes.shop import ShopProbe
 from exporters.targets import Target
-from owl import demo
+from owl_commands import demo
 from owl.inventory import load_inventory
 from tests.conftest import REPO
 from tests.support.alertmanager import serving

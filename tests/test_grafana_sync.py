@@ -15,8 +15,8 @@ import pytest
 
 from dashboards import CLIENT_DASHBOARDS
 from dashboards.queries import load_dashboards
-from owl import cli
-from owl.grafana_sync import CLIENT_HEADER, DEFAULT_LABEL_PROXY_URL, FOLDER_UID, TEAM_NAME
+from owl_commands import cli
+from owl_commands.grafana_sync import CLIENT_HEADER, DEFAULT_LABEL_PROXY_URL, FOLDER_UID, TEAM_NAME
 from owl.render.grafana import DATASOURCE_UID
 from tests.support.grafana_api import ADMIN_ID, MAIN_ORG_ID, VIEW, GrafanaApi
 

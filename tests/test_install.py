@@ -15,7 +15,8 @@ from packaging.requirements import Requirement
 from tests.support.processes import free_port, running, wait_for_http
 from tests.support.install import REPO
 
-SHIPPED_PACKAGES = ("owl", "exporters", "sla_bridge", "alert_rules", "dashboards")
+SHIPPED_PACKAGES = ("owl", "owl_commands", "exporters", "sla_bridge", "alert_rules",
+                    "dashboards")
 # modules of shipped packages that need an extra, and the module that extra brings
 NEEDS_EXTRA = {"dashboards.build": "grafana_foundation_sdk"}
 
@@ -43,7 +44,7 @@ print(json.dumps({"failures": failures,
 
 LIST_COMMANDS = """
 import argparse, json
-from owl.cli import build_parser
+from owl_commands.cli import build_parser
 
 def walk(parser, path):
     yield path

@@ -103,13 +103,13 @@ def test_tier_zero_trial_ends_one_month_after_start():
 
 
 def test_owl_check_prints_a_summary_or_the_problems(tmp_path, example_inventory_path):
-    ok = subprocess.run([sys.executable, "-m", "owl.cli", "check", str(example_inventory_path)],
+    ok = subprocess.run([sys.executable, "-m", "owl_commands.cli", "check", str(example_inventory_path)],
                         capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.strip().endswith("(OWL SYSTEMS, Europe/Paris)")
     bad = tmp_path / "bad.yml"
     bad.write_text(VALID.replace("tier: 3", "tier: 7"))
-    failed = subprocess.run([sys.executable, "-m", "owl.cli", "check", str(bad)],
+    failed = subprocess.run([sys.executable, "-m", "owl_commands.cli", "check", str(bad)],
                             capture_output=True, text=True)
     assert failed.returncode == 1
     assert f"{bad}:7: clients[0].contract.tier: expected 0, 1, 2, 3 or 4" in failed.stderr

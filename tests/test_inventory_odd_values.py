@@ -143,7 +143,7 @@ def test_an_inventory_that_is_not_utf8_names_the_line_of_the_first_bad_byte(tmp_
 def test_owl_check_reports_an_impossible_date_without_a_traceback(tmp_path):
     path = tmp_path / "inventory.yml"
     path.write_text(VALID.replace("start: 2025-02-01", "start: 2025-06-31"))
-    result = subprocess.run([sys.executable, "-m", "owl.cli", "check", str(path)],
+    result = subprocess.run([sys.executable, "-m", "owl_commands.cli", "check", str(path)],
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert result.stderr == (f"{path}:11: clients[0].contract.start: 2025-06-31 is not a valid "

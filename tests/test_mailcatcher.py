@@ -11,7 +11,7 @@ from email.message import EmailMessage
 import pytest
 
 from owl.inventory import Smtp
-from owl.mailcatcher import refusal
+from owl_commands.mailcatcher import refusal
 from tests.support.processes import free_port, running, wait_for_http
 
 SUBJECT = "[OWL SYSTEMS] Maintenance planifiée du 14/07/2025 à 22:00 : mise à jour sécurité"
@@ -22,7 +22,7 @@ BODY = "Bonjour Démo Boutique,\n\nNous procéderons à une opération sur vos s
 def catcher(tmp_path):
     """``owl demo mail`` on free ports; yields (SMTP port, mail folder)."""
     port, health = free_port(), free_port()
-    args = [sys.executable, "-m", "owl.cli", "demo", "mail", "--smtp.listen-address",
+    args = [sys.executable, "-m", "owl_commands.cli", "demo", "mail", "--smtp.listen-address",
             f"127.0.0.1:{port}", "--web.listen-address", f"127.0.0.1:{health}",
             "--state", str(tmp_path / "state")]
     with running(args, tmp_path / "mail.log") as process:

@@ -181,7 +181,7 @@ def test_owl_sla_export_and_replay_print_the_same_ledger_as_owl_ledger(tmp_path)
     events = tmp_path / "events.jsonl"
 
     def owl(*args):
-        result = subprocess.run([sys.executable, "-m", "owl.cli", *args], capture_output=True,
+        result = subprocess.run([sys.executable, "-m", "owl_commands.cli", *args], capture_output=True,
                                 text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         return result.stdout

@@ -26,7 +26,7 @@ from dashboards.queries import (
     panel_queries,
     variables_used,
 )
-from owl import stack
+from owl_commands import stack
 from owl.inventory import InventoryError, load_inventory, parse_inventory
 from owl.render import RenderOptions, render
 from owl.render.prometheus import FLAGS_PATH, RULES_DIR

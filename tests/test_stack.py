@@ -5,6 +5,7 @@ log. It runs as a user installs it (`installed_owl`)."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -12,7 +13,9 @@ import subprocess
 import psutil
 import pytest
 
+from owl_commands.stack import DEBIAN_PACKAGES
 from tests.support.binaries import require_binary
+from tests.support.install import REPO
 from tests.support.processes import free_port, wait_until
 
 INVENTORY = """
@@ -106,3 +109,9 @@ def test_owl_up_stops_and_says_which_component_exited_with_the_end_of_its_log(ru
     assert f"demo-site exited with code {-signal.SIGKILL}; stopping the stack" in stderr
     assert "--- last lines of" in stderr and "demo-site.log ---" in stderr
     assert "/demo/*.broken" in stderr, "the end of the demo site's log"
+
+
+def test_the_setup_scripts_install_every_debian_package_owl_up_runs():
+    common = (REPO / "scripts" / "common.sh").read_text()
+    listed = re.search(r"STACK_PACKAGES=\(([^)]*)\)", common).group(1).split()
+    assert set(DEBIAN_PACKAGES.values()) <= set(listed)

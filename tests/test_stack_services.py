@@ -1,4 +1,4 @@
-"""The command lines ``owl up`` runs Prometheus and Alertmanager with (``owl.stack.services``)."""
+"""The command lines ``owl up`` runs Prometheus and Alertmanager with (``owl_commands.stack.services``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from owl import stack
+from owl_commands import stack
 from owl.inventory import load_inventory
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "inventory.yml"

@@ -17,7 +17,7 @@ FIXTURES = Path(__file__).parent / "fixtures" / "vulndb"
 
 
 def owl(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "owl.cli", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "owl_commands.cli", *args], capture_output=True,
                           text=True, timeout=60)
 
 

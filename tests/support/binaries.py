@@ -11,14 +11,13 @@ import shutil
 
 import pytest
 
-# binary -> Debian package that provides it
+from owl_commands.stack import DEBIAN_PACKAGES
+
+# binary -> Debian package that provides it: those `owl up` runs, and those only the tests use
 PACKAGES = {
-    "prometheus": "prometheus",
+    **DEBIAN_PACKAGES,
     "promtool": "prometheus",
-    "prometheus-alertmanager": "prometheus-alertmanager",
     "amtool": "prometheus-alertmanager",
-    "prometheus-blackbox-exporter": "prometheus-blackbox-exporter",
-    "prometheus-node-exporter": "prometheus-node-exporter",
     "restic": "restic",
     "borg": "borgbackup",
     "whatweb": "whatweb",

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from owl.cli import date_argument, deprecated_spelling, inventory_or_exit
 from owl.render import RenderOptions, render, write_rendered
 from owl.render.profile import DEFAULT_TOKEN_FILE, PROFILES
 from owl.render.webhook_token import TokenFileError, ensure_token_file
+from owl_commands.common import date_argument, deprecated_spelling, inventory_or_exit
 
 
 def register(subparsers) -> None:

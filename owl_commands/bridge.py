@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from owl.cli import inventory_or_exit
 from owl.state import add_database_options, database_url
+from owl_commands.common import inventory_or_exit
 
 
 def register(subparsers) -> None:
@@ -146,14 +146,15 @@ def _run_bridge(args) -> int:
     return 0
 
 
-def _tokens(args):
+def create_token(db, kind: str, name: str, client: str | None = None) -> str:
+    """A new token of ``kind`` (operator or client) in ``db``, returned in clear this once."""
     from sla_bridge.auth import TokenStore
 
-    return TokenStore(existing_database(args), None)
+    return TokenStore(db, None).add(kind, name, client=client)
 
 
 def _add_operator(args) -> int:
-    token = _tokens(args).add("operator", args.name)
+    token = create_token(existing_database(args), "operator", args.name)
     print(token)
     print(f"operator {args.name!r}: token created; it is shown only this once.",
           file=sys.stderr)
@@ -165,7 +166,8 @@ def _add_client_token(args) -> int:
     if inventory.client(args.client) is None:
         print(f"unknown client {args.client!r} in {args.inventory}", file=sys.stderr)
         return 1
-    token = _tokens(args).add("client", f"client:{args.client}", client=args.client)
+    token = create_token(existing_database(args), "client", f"client:{args.client}",
+                         client=args.client)
     print(token)
     print(f"client {args.client!r}: read token created; it is shown only this once.",
           file=sys.stderr)

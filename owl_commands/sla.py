@@ -9,8 +9,8 @@ import re
 import sys
 from pathlib import Path
 
-from owl.cli import inventory_or_exit
 from owl.state import add_database_options
+from owl_commands.common import inventory_or_exit
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -88,7 +88,7 @@ def _ledger_text(ledger) -> str:
 
 
 def _ledger(args) -> int:
-    from sla_bridge.command import existing_database
+    from owl_commands.bridge import existing_database
     from sla_bridge.contract_terms import terms_from_inventory
     from sla_bridge.service import SlaService
 
@@ -100,7 +100,7 @@ def _ledger(args) -> int:
 
 
 def _export(args) -> int:
-    from sla_bridge.command import existing_database
+    from owl_commands.bridge import existing_database
     from sla_bridge.replay import export_events
 
     lines = export_events(existing_database(args), dt.datetime.now(dt.timezone.utc))

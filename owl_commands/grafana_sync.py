@@ -36,9 +36,9 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlencode
 
-from owl.cli import date_argument, deprecated_spelling, inventory_or_exit
 from owl.inventory import Client, format_duration
 from owl.render.grafana import DATASOURCE_UID
+from owl_commands.common import date_argument, deprecated_spelling, inventory_or_exit
 
 MARKER = re.compile(r" \(owl:(?P<id>[a-z0-9][a-z0-9_-]{0,62})\)$")
 DATASOURCE_NAME = "Prometheus"

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from exporters.sharding import Shard, parse_shard
-from owl.cli import inventory_or_exit
+from owl_commands.common import inventory_or_exit
 
 log = logging.getLogger(__name__)
 LOG_LEVELS = ("debug", "info", "warning", "error")

@@ -20,12 +20,14 @@ from pathlib import Path
 
 import requests
 
-from owl import mailcatcher, ports
-from owl.cli import inventory_or_exit
+from owl import ports
 from owl.inventory import Inventory, Smtp
 from owl.render.profile import host_port
 from owl.render.prometheus import prometheus_flags
 from owl.state import StatePaths, add_state_option
+from owl_commands import mailcatcher
+from owl_commands.bridge import create_token
+from owl_commands.common import inventory_or_exit
 
 DEMO_SITE_ADDRESS = "127.0.0.1:9182"
 NODE_EXPORTER_ADDRESS = "127.0.0.1:9100"
@@ -61,7 +63,7 @@ def missing_binaries(names) -> list[str]:
 
 def _owl(*args: str) -> list[str]:
     # -P: the working directory stays off sys.path, so a checkout never shadows the installed owl
-    return [sys.executable, "-P", "-m", "owl.cli", *args]
+    return [sys.executable, "-P", "-m", "owl_commands.cli", *args]
 
 
 def services(inventory: Inventory, paths: StatePaths, inventory_path: Path, demo_site: str,
@@ -139,12 +141,11 @@ def operator_token(paths: StatePaths) -> str:
     """The demo operator's token: created once, kept in the state folder so it can be shown."""
     if paths.operator_token_file.exists():
         return paths.operator_token_file.read_text().strip()
-    from sla_bridge.auth import TokenStore
     from sla_bridge.storage.database import Database
 
     db = Database(paths.database_url)
     db.upgrade()
-    token = TokenStore(db, None).add("operator", "demo")
+    token = create_token(db, "operator", "demo")
     db.dispose()
     _write_secret(paths.operator_token_file, token)
     return token

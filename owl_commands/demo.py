@@ -16,7 +16,7 @@ route: the demo takes no orders.
 every request and answers 503 for that site while it exists. ``owl demo repair`` removes it. There
 is no control endpoint: whoever can reach the site cannot break it.
 
-``owl demo mail`` runs the mail catcher of :mod:`owl.mailcatcher`, where the demo's mail goes.
+``owl demo mail`` runs the mail catcher of :mod:`owl_commands.mailcatcher`, where the demo's mail goes.
 """
 
 from __future__ import annotations
@@ -315,7 +315,7 @@ def _serve(args) -> int:
 
 
 def _catch_mail(args) -> int:
-    from owl.mailcatcher import serve
+    from owl_commands.mailcatcher import serve
 
     return serve(args.smtp_address, args.listen_address, args.state)
 
