@@ -39,9 +39,9 @@ from exporters.probes.backup_restic import ResticRepository
 from exporters.probes.backup_state import BackupState, BackupStateFile
 from exporters.probes.backup_status_file import read_status_file
 from exporters.targets import Target
-from owl.inventory import Backup, BackupPolicy
+from owl.inventory import DEFAULT_PROBE_INTERVALS, Backup, BackupPolicy
 
-INTERVAL = dt.timedelta(hours=1)
+INTERVAL = DEFAULT_PROBE_INTERVALS["backup"]
 # Checks and restore tests of big repositories take long; each command has its own timeout
 # (backup_restic, backup_borg), this bounds a server's whole run.
 TIMEOUT = 4 * 3600.0

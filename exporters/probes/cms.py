@@ -26,8 +26,9 @@ from exporters.probes.page import Page, parse_page
 from exporters.probes.prestashop import detect_prestashop
 from exporters.probes.wordpress import detect_wordpress
 from exporters.targets import Target
+from owl.inventory import DEFAULT_PROBE_INTERVALS
 
-INTERVAL = dt.timedelta(hours=6)
+INTERVAL = DEFAULT_PROBE_INTERVALS["cms"]
 TIMEOUT = 10.0
 DETECTORS: tuple[Detector, ...] = (detect_wordpress, detect_drupal, detect_joomla,
                                    detect_prestashop, detect_magento)

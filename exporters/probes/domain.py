@@ -27,8 +27,9 @@ from typing import Callable
 from exporters.probe import ProbeError, ProbeKind, ProbeResult
 from exporters.probes.http import Fetcher
 from exporters.targets import Target
+from owl.inventory import DEFAULT_PROBE_INTERVALS
 
-INTERVAL = dt.timedelta(days=1)
+INTERVAL = DEFAULT_PROBE_INTERVALS["domain"]
 TIMEOUT = 15.0
 MAX_BYTES = 1024 * 1024
 REUSE_SECONDS = 3600.0

@@ -37,12 +37,13 @@ from exporters.probes.shop_magento import MagentoCart
 from exporters.probes.shop_prestashop import PrestaShopCart
 from exporters.probes.shop_woocommerce import WooCommerceCart
 from exporters.targets import Target
+from owl.inventory import DEFAULT_PROBE_INTERVALS
 
 log = logging.getLogger(__name__)
 
 FLOWS: dict[str, type] = {"woocommerce": WooCommerceCart, "magento": MagentoCart,
                           "prestashop": PrestaShopCart}
-INTERVAL = dt.timedelta(minutes=15)
+INTERVAL = DEFAULT_PROBE_INTERVALS["shop"]
 STEPS_TIMEOUT = 20.0  # every step of a run together
 CLEANUP_TIMEOUT = 10.0  # emptying a cart after a failure, and emptying a cart left before
 PROVIDER_TIMEOUT = 5.0

@@ -23,8 +23,9 @@ from exporters.probes.http import Fetcher
 from exporters.probes.page import parse_page
 from exporters.targets import Target
 from exporters.vulndb.match import Index, Installed, Match
+from owl.inventory import DEFAULT_PROBE_INTERVALS
 
-INTERVAL = dt.timedelta(hours=12)
+INTERVAL = DEFAULT_PROBE_INTERVALS["vulnerabilities"]
 TIMEOUT = 20.0
 MIN_TIER = 2
 

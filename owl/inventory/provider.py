@@ -58,7 +58,16 @@ class Stack(StrictModel):
     retention: Retention = DEFAULT_RETENTION  # how long Prometheus keeps samples
 
 
-PROBE_KINDS = ("cms", "vulnerabilities", "shop", "backup", "domain")
+# How often each probe kind runs unless the inventory says otherwise; the exporter's probes
+# default to the same intervals.
+DEFAULT_PROBE_INTERVALS = {
+    "cms": dt.timedelta(hours=6),
+    "vulnerabilities": dt.timedelta(hours=12),
+    "shop": dt.timedelta(minutes=15),
+    "backup": dt.timedelta(hours=1),
+    "domain": dt.timedelta(days=1),
+}
+PROBE_KINDS = tuple(DEFAULT_PROBE_INTERVALS)
 
 
 class ProbeSchedule(StrictModel):
@@ -68,14 +77,18 @@ class ProbeSchedule(StrictModel):
     by_tier: dict[Literal[0, 1, 2, 3, 4], Duration] = Field(default_factory=dict)
 
 
+def _default_schedule(kind: str) -> ProbeSchedule:
+    return ProbeSchedule(interval=DEFAULT_PROBE_INTERVALS[kind])
+
+
 class Probes(StrictModel):
     """Schedules per probe kind, and the local data the probes read."""
 
-    cms: ProbeSchedule = ProbeSchedule(interval=dt.timedelta(hours=6))
-    vulnerabilities: ProbeSchedule = ProbeSchedule(interval=dt.timedelta(hours=12))
-    shop: ProbeSchedule = ProbeSchedule(interval=dt.timedelta(minutes=15))
-    backup: ProbeSchedule = ProbeSchedule(interval=dt.timedelta(hours=1))
-    domain: ProbeSchedule = ProbeSchedule(interval=dt.timedelta(days=1))
+    cms: ProbeSchedule = _default_schedule("cms")
+    vulnerabilities: ProbeSchedule = _default_schedule("vulnerabilities")
+    shop: ProbeSchedule = _default_schedule("shop")
+    backup: ProbeSchedule = _default_schedule("backup")
+    domain: ProbeSchedule = _default_schedule("domain")
     cms_catalogue: str | None = None  # file of latest/supported versions; default: shipped
     vulnerability_db: str | None = None  # normalized (OSV-style) database file
     rdap_server: str = Field(default="https://rdap.org/", pattern=r"^https?://\S+$")
