@@ -8,12 +8,13 @@ from typing import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
 
-from exporters.context import ProbeContext, utc_now
+from exporters.context import ProbeContext
 from exporters.kinds import collectors, probe_kinds
 from exporters.probe import ProbeKind, ResultCache
 from exporters.scheduler import ProbeScheduler
 from exporters.sharding import Shard
 from exporters.targets import Target, monitored_targets
+from owl.clock import utc_now
 from owl.inventory import Inventory
 
 

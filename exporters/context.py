@@ -17,14 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Generic, TypeVar
 
+from owl.clock import utc_now
 from owl.inventory import Probes, ProbeSchedule
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from exporters.probe import ProbeKind, ResultCache, run_probe
 from exporters.targets import Target
+from owl.clock import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class ProbeScheduler:
         Safe from the job's own thread: the scheduler sets the next run time of a job it submits
         under the same lock as ``modify_job``, so this change comes after it, never before.
         """
-        retry_at = dt.datetime.now(dt.timezone.utc) + delay
+        retry_at = utc_now() + delay
         try:
             job = self._scheduler.get_job(job_id)
             if job is not None and job.next_run_time is not None and job.next_run_time > retry_at:
@@ -120,6 +121,6 @@ class ProbeScheduler:
             self._scheduler.add_job(
                 self._run, "interval", args=(job_id, kind, target), id=job_id, name=job_id,
                 seconds=interval.total_seconds(), jitter=jitter_seconds(interval),
-                next_run_time=dt.datetime.now(dt.timezone.utc))
+                next_run_time=utc_now())
             self._jobs[job_id] = target.key
         log.info("probing %d (probe, target) pairs", len(self._jobs))

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
+from owl.clock import utc_now
 from owl.inventory import Inventory
 from sla_bridge.alertmanager import Alertmanager
 from sla_bridge.api import alerts, export, incidents, ledger, maintenances, ops
@@ -26,10 +27,6 @@ from sla_bridge.service import IngestResult, SlaService
 from sla_bridge.storage.database import Database
 
 log = logging.getLogger("owl.bridge")
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 @dataclass

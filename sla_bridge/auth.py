@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from owl.clock import utc_now
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.schema import Token
 
@@ -75,14 +76,14 @@ class TokenStore:
             now: dt.datetime | None = None) -> str:
         """Create a token and return it: this is the only time it is seen in clear."""
         token = _PREFIX[kind] + secrets.token_urlsafe(32)
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or utc_now()
         with self.db.write() as session:
             session.add(Token(kind=kind, name=name, client=client, digest=digest(token),
                               created_at=now))
         return token
 
     def revoke(self, kind: str, name: str, now: dt.datetime | None = None) -> int:
-        now = now or dt.datetime.now(dt.timezone.utc)
+        now = now or utc_now()
         with self.db.write() as session:
             rows = session.scalars(select(Token).where(Token.kind == kind, Token.name == name,
                                                        Token.revoked_at.is_(None))).all()
