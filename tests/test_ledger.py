@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from sla_bridge.engine.ledger import Breach, build_ledger, money, month_bounds, month_of
+from sla_bridge.engine.ledger import MONTH, Breach, build_ledger, money, month_bounds, month_of
 
 UTC = dt.timezone.utc
 T = dt.datetime(2025, 3, 3, 10, tzinfo=UTC)
@@ -84,3 +84,12 @@ def test_an_incident_belongs_to_the_month_of_its_clock_start_in_the_provider_tim
     assert start == dt.datetime(2025, 2, 28, 23, tzinfo=UTC)
     assert end == dt.datetime(2025, 3, 31, 22, tzinfo=UTC)  # DST began on 30 March
     assert month_bounds("2025-12", paris)[1] == dt.datetime(2025, 12, 31, 23, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text, is_month", [
+    ("2025-03", True), ("2025-12", True),
+    ("2025-13", False), ("2025-00", False), ("2025-3", False), ("2025-03-01", False)])
+def test_a_month_is_written_yyyy_mm_as_month_of_writes_it(text, is_month):
+    assert bool(MONTH.match(text)) is is_month
+    if is_month:
+        assert month_of(month_bounds(text, UTC)[0], UTC) == text

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import functools
-import re
 
 from flask import current_app, g, jsonify, request
 
 from sla_bridge.auth import bearer_token
-
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+from sla_bridge.engine.ledger import MONTH
 
 
 class ApiError(Exception):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 CENT = Decimal("0.01")
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")  # a ledger's month, YYYY-MM, as month_of writes it
 
 
 @dataclass(frozen=True)
