@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from flask import Flask
 from prometheus_client import CollectorRegistry
@@ -58,7 +59,8 @@ class Bridge:
         self.service.record_contracts()
         self.deliveries = IngestBatcher(self.service)
         self.registry.register(StateCollector(
-            self.service, {c.id: [site.id for site in c.sites] for c in config.inventory.clients}))
+            self.service, {c.id: [site.id for site in c.sites] for c in config.inventory.clients},
+            ZoneInfo(config.inventory.provider.timezone)))
         self.tokens = TokenStore(self.db, config.webhook_token)
         self.notifier = Notifier(self.db, config.inventory,
                                  lambda client: self.service.terms.get(client), self.clock,

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
@@ -88,17 +89,22 @@ class BridgeMetrics(Observer):
 
 
 class StateCollector(Collector):
-    """Open incidents, deadlines, this month's penalties, maintenance and contracts."""
+    """Open incidents, deadlines, this month's penalties, maintenance and contracts.
 
-    def __init__(self, service: SlaService, sites: dict[str, list[str]]):
+    "This month" is the calendar month in ``timezone``, the provider's, as in the ledgers.
+    """
+
+    def __init__(self, service: SlaService, sites: dict[str, list[str]], timezone: ZoneInfo):
         self.service = service
         self.sites = sites  # client -> its site ids, for windows that cover every target
+        self.timezone = timezone
 
     def collect(self):
         now = self.service.clock()
+        month = month_of(now, self.timezone)
         yield from self._open_incidents(now)
-        yield from self._penalties(now)
-        yield self._month_incidents(now)
+        yield from self._penalties(month)
+        yield self._month_incidents(month, now)
         yield from self._maintenance(now)
         yield self._unsent_notifications()
         yield self._contracts()
@@ -129,7 +135,7 @@ class StateCollector(Collector):
         yield counts
         yield deadlines
 
-    def _penalties(self, now):
+    def _penalties(self, month):
         rate = GaugeMetricFamily("owl_sla_penalty_rate",
                                  "This month's applied penalty rate (after the cap).",
                                  labels=["client"])
@@ -137,9 +143,7 @@ class StateCollector(Collector):
                                    "This month's penalty total.", labels=["client"])
         used = GaugeMetricFamily("owl_sla_penalty_cap_used_ratio",
                                  "Share of the monthly penalty cap used.", labels=["client"])
-        terms = next(iter(self.service.terms.values()), None)
-        ledgers = self.service.ledgers_of_month(month_of(now, terms.ledger_timezone)) \
-            if terms else []
+        ledgers = self.service.ledgers_of_month(month)
         lines = GaugeMetricFamily("owl_sla_ledger_line_amount_euros",
                                   "This month's penalty ledger, one series a line.",
                                   labels=["client", "incident_id", "severity"])
@@ -157,17 +161,14 @@ class StateCollector(Collector):
         yield used
         yield lines
 
-    def _month_incidents(self, now):
+    def _month_incidents(self, month, now):
         family = GaugeMetricFamily("owl_sla_month_incidents",
                                    "This month's incidents by severity and SLA status.",
                                    labels=["client", "severity", "sla"])
-        terms = next(iter(self.service.terms.values()), None)
-        if terms is None:
-            return family
         with self.service.db.read() as session:
             rows = session.execute(
                 select(Incident.client, Incident.severity, Incident.sla, Incident.deadline)
-                .where(Incident.month == month_of(now, terms.ledger_timezone),
+                .where(Incident.month == month,
                        Incident.client.in_(self.service.terms))).all()
         counts = defaultdict(int)
         for client, severity, sla, deadline in rows:
