@@ -1,0 +1,62 @@
+"""Penalty ledgers of stored incidents: a client's month under the terms in force at its end,
+or every SLA client's month under current terms (the metrics', at every scrape)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sla_bridge.contract_terms import CalendarCache
+from sla_bridge.engine import lifecycle
+from sla_bridge.engine.ledger import Breach, Ledger, build_ledger
+from sla_bridge.engine.terms import ClientTerms
+from sla_bridge.service.contract_history import terms_for_month
+from sla_bridge.service.incident_status import Terms, as_of
+from sla_bridge.storage.schema import Incident
+
+Clock = Callable[[], dt.datetime]
+
+
+def client_ledger(session: Session, client: str, month: str, terms: Terms,
+                  calendars: CalendarCache, clock: Clock) -> Ledger:
+    """The penalty ledger of ``client`` for ``month`` under the terms in force at its end."""
+    month_terms = terms_for_month(session, client, month, terms, calendars)
+    rows = session.scalars(select(Incident).where(
+        Incident.client == client, Incident.month == month)).all()
+    breaches = [breach for row in rows if (breach := _breach(row, month_terms, terms, clock))]
+    return _ledger(client, month, month_terms, breaches)
+
+
+def ledgers_of_month(session: Session, month: str, terms: Terms, clock: Clock) -> list[Ledger]:
+    """Every SLA client's ledger for ``month`` under current terms, in one query.
+
+    For the month in progress the current terms are those in force at its end, so this
+    equals :func:`client_ledger` client by client.
+    """
+    rows = session.scalars(select(Incident).where(
+        Incident.month == month, Incident.client.in_(terms),
+        Incident.sla.in_((lifecycle.PENDING, lifecycle.BREACHED)))).all()
+    breaches: dict[str, list[Breach]] = {client: [] for client in terms}
+    for row in rows:
+        if breach := _breach(row, terms[row.client], terms, clock):
+            breaches[row.client].append(breach)
+    return [_ledger(client, month, client_terms, breaches[client])
+            for client, client_terms in sorted(terms.items()) if client_terms.tier > 0]
+
+
+def _breach(incident: Incident, month_terms: ClientTerms, terms: Terms,
+            clock: Clock) -> Breach | None:
+    """The incident as a line of a ledger under ``month_terms``, if it is breached as of now."""
+    incident = as_of(incident, clock(), terms)
+    if incident.sla != lifecycle.BREACHED:
+        return None
+    return Breach(incident.id, incident.severity, incident.started_at, incident.deadline,
+                  lifecycle.penalty_rate(incident.sla, incident.severity, month_terms))
+
+
+def _ledger(client: str, month: str, terms: ClientTerms, breaches: list[Breach]) -> Ledger:
+    return build_ledger(client, month, terms.currency, terms.monthly_fee, terms.penalty_cap,
+                        breaches)
