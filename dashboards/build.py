@@ -24,9 +24,14 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as models
 from grafana_foundation_sdk.models import prometheus as prometheus_models
 
+from owl.inventory import DEFAULT_TIMEZONE
+
 DATASOURCE_UID = "owl-prometheus"  # the same as owl.render.grafana.DATASOURCE_UID
 DATASOURCE = models.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
-TIMEZONE = "Europe/Paris"  # the provider's: "this month" starts at midnight, Paris time
+# Where "this month" starts at midnight. The JSON files are built once, for every inventory: they
+# take the inventory's default provider timezone, and a provider elsewhere sees months cut at
+# midnight in that timezone, not its own.
+TIMEZONE = DEFAULT_TIMEZONE
 DIRECTORY = Path(__file__).resolve().parent
 GRID_WIDTH = 24
 

@@ -12,6 +12,8 @@ from owl.inventory.fields import Duration, SecretFile, StrictModel, TimezoneName
 from owl.tsdb_retention import DEFAULT as DEFAULT_RETENTION
 from owl.tsdb_retention import Retention
 
+DEFAULT_TIMEZONE = "Europe/Paris"
+
 
 class Smtp(StrictModel):
     host: str = "127.0.0.1"
@@ -96,7 +98,7 @@ class Probes(StrictModel):
 
 class Provider(StrictModel):
     name: str = Field(min_length=1)
-    timezone: TimezoneName = "Europe/Paris"
+    timezone: TimezoneName = DEFAULT_TIMEZONE
     calendar: Calendar = Field(default_factory=Calendar)
     receivers: Receivers = Field(default_factory=Receivers)
     smtp: Smtp = Field(default_factory=Smtp)
