@@ -25,3 +25,14 @@ def database_url(request, tmp_path) -> str:
     from tests.support.databases import database_url_for
 
     return database_url_for(request.param, tmp_path)
+
+
+@pytest.fixture
+def tb(database_url):
+    """A bridge on ``tests.support.bridge.INVENTORY`` whose clock stands at 10:00 in Paris on
+    Friday 7 March 2025 (the test moves it), once on each database."""
+    from tests.support.bridge import at, make_bridge
+
+    bridge = make_bridge(database_url, at("2025-03-07 10:00"))
+    yield bridge
+    bridge.bridge.db.dispose()

@@ -5,14 +5,7 @@ from sqlalchemy import select
 
 from sla_bridge.storage.schema import Event
 
-from tests.support.bridge import WEBHOOK_TOKEN, alert, at, make_bridge, webhook
-
-
-@pytest.fixture
-def tb(database_url):
-    bridge = make_bridge(database_url, at("2025-03-07 10:00"))
-    yield bridge
-    bridge.bridge.db.dispose()
+from tests.support.bridge import WEBHOOK_TOKEN, alert, at, webhook
 
 
 def test_a_firing_alert_opens_one_incident_for_its_client(tb):

@@ -17,13 +17,6 @@ TERMINATED = INVENTORY.replace(
     "               status: terminated, terminated_on: 2025-12-24}")
 
 
-@pytest.fixture
-def tb(database_url):
-    bridge = make_bridge(database_url, at("2025-03-07 10:00"))
-    yield bridge
-    bridge.bridge.db.dispose()
-
-
 def only(tb, **query):
     [incident] = tb.incidents(**query)
     return incident
