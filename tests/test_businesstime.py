@@ -30,7 +30,7 @@ ALWAYS = BusinessCalendar.from_spec({"mon-sun": "00:00-24:00"}, "Europe/Paris")
 
 
 @pytest.mark.parametrize("calendar, start, hours, deadline", [
-    # sla-rules.md, section 2: Friday 17:00 + 24 h → Wednesday 14:00
+    # docs/sla-rules.md, section 2: Friday 17:00 + 24 h → Wednesday 14:00
     (OFFICE, "2025-03-07 17:00", 24, "2025-03-12 14:00"),
     (OFFICE, "2025-03-10 09:00", 9, "2025-03-10 18:00"),  # at closing, not next morning
     (OFFICE, "2025-03-10 17:00", 1, "2025-03-10 18:00"),

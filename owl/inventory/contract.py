@@ -107,7 +107,7 @@ class Contract(StrictModel):
 
         Monitoring stops on the termination day, and for a tier-0 trial on ``trial_end`` (a
         trial started on 1 June is monitored up to 30 June included). A suspended contract
-        stays monitored: only notifications stop (sla-rules.md, section 6).
+        stays monitored: only notifications stop (docs/sla-rules.md, section 6).
         """
         if self.status == "terminated" and today >= self.terminated_on:
             return f"terminated on {self.terminated_on.isoformat()}"

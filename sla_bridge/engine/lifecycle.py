@@ -17,7 +17,7 @@ from sla_bridge.engine.terms import ClientTerms
 
 DEFAULT_REOPEN_WINDOW = dt.timedelta(minutes=30)
 
-# SLA statuses (architecture.md): tracked incidents move through the first four.
+# SLA statuses (docs/sla-rules.md, sections 3 and 4): tracked incidents move through the first four.
 PENDING, MET, BREACHED, WITHOUT_RESPONSE = "pending", "met", "breached", \
     "resolved_without_response"
 NO_SLA, MAINTENANCE, EXCLUDED, SUSPENDED = "no_sla", "maintenance", "excluded", "suspended"
