@@ -38,6 +38,21 @@ stop_packaged_services() {
   done
 }
 
+# The apt textfile node_exporter reads (OsUpdatesPending, ServerRebootPending). Debian's timer
+# writes it every 15 minutes where systemd runs; on a machine without systemd (a container),
+# write it once now, as that timer's service does.
+write_apt_textfile() {
+  local collector=/usr/share/prometheus-node-exporter-collectors/apt_info.py
+  local textfile=/var/lib/prometheus/node-exporter/apt.prom
+  [ -e "$textfile" ] || [ ! -x "$collector" ] && return 0
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    as_root systemctl start prometheus-node-exporter-apt.service
+  else
+    echo "no systemd: writing $textfile once (Debian's timer refreshes it where systemd runs)"
+    /usr/bin/python3 "$collector" | as_root sponge "$textfile"
+  fi
+}
+
 python_ok() {
   "$1" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 }

@@ -5,6 +5,7 @@
 source "$(dirname "$0")/common.sh"
 install_debian_packages "${STACK_PACKAGES[@]}" python3-venv
 stop_packaged_services
+write_apt_textfile
 install_runtime "$VENV"
 cd "$ROOT"
 exec "$VENV/bin/owl" up --inventory "${OWL_INVENTORY:-examples/inventory.yml}" "$@"
