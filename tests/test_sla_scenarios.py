@@ -290,51 +290,6 @@ def test_a_bad_ledger_query_is_a_clear_4xx(tb, query, status, field):
     assert response.status_code == status and response.json["field"] == field
 
 
-# --- clients see only their own --------------------------------------------------------------
-
-@pytest.fixture
-def client_token(tb):
-    return tb.bridge.tokens.add("client", "client:globex", client="globex")
-
-
-def as_client(tb, token, path, **kwargs):
-    return tb.client.get(path, headers={"Authorization": f"Bearer {token}"}, **kwargs)
-
-
-def test_a_client_lists_only_its_own_incidents(tb, client_token):
-    tb.post_alerts(alert(starts_at=at("2025-03-07 09:00")),
-                   alert(client="globex", site="www", starts_at=at("2025-03-07 09:00")))
-    listing = as_client(tb, client_token, "/api/v1/incidents").json["incidents"]
-    assert [i["client"] for i in listing] == ["globex"]
-    assert as_client(tb, client_token, "/api/v1/incidents",
-                     query_string={"client": "acme"}).status_code == 404
-
-
-def test_another_clients_incident_is_a_404_for_a_client(tb, client_token):
-    tb.post_alerts(alert(starts_at=at("2025-03-07 09:00")))
-    assert as_client(tb, client_token, "/api/v1/incidents/1").status_code == 404
-
-
-def test_a_client_reads_its_own_ledger_but_not_anothers(tb, client_token):
-    assert as_client(tb, client_token, "/api/v1/ledger",
-                     query_string={"month": "2025-03"}).json["client"] == "globex"
-    assert as_client(tb, client_token, "/api/v1/ledger",
-                     query_string={"month": "2025-03", "client": "acme"}).status_code == 404
-
-
-def test_a_client_cannot_acknowledge(tb, client_token):
-    tb.post_alerts(alert(client="globex", site="www", starts_at=at("2025-03-07 09:00")))
-    response = tb.client.post("/api/v1/incidents/1/ack",
-                              headers={"Authorization": f"Bearer {client_token}"})
-    assert response.status_code == 403
-    assert only(tb)["acknowledged_at"] is None
-
-
-def test_a_revoked_token_no_longer_works(tb, client_token):
-    tb.bridge.tokens.revoke("client", "client:globex")
-    assert as_client(tb, client_token, "/api/v1/incidents").status_code == 401
-
-
 # --- termination -----------------------------------------------------------------------------
 
 def test_a_terminated_clients_data_is_exported_then_deleted_after_seven_working_days(
