@@ -221,23 +221,6 @@ def test_healthz_answers_ok(tb):
     assert tb.client.get("/healthz").json == {"status": "ok"}
 
 
-def test_metrics_show_open_incidents_deadlines_and_contracts(tb):
-    tb.post_alerts(alert(starts_at=at("2025-03-07 09:00")))
-    registry = tb.bridge.registry
-    assert registry.get_sample_value(
-        "owl_incidents_open", {"client": "acme", "severity": "critical"}) == 1
-    assert registry.get_sample_value(
-        "owl_incidents_total", {"client": "acme", "severity": "critical"}) == 1
-    assert registry.get_sample_value(
-        "owl_incident_deadline_timestamp_seconds",
-        {"client": "acme", "severity": "critical", "incident_id": "1", "alertname": "SiteDown"}
-    ) == at("2025-03-07 13:00").timestamp()
-    assert registry.get_sample_value(
-        "owl_client_contract_info",
-        {"client": "acme", "tier": "3", "support_24_7": "true", "status": "active"}) == 1
-    assert b"owl_incidents_open" in tb.client.get("/metrics").data
-
-
 def test_the_openapi_description_is_served(tb):
     response = tb.client.get("/api/v1/openapi.yml")
     assert response.status_code == 200

@@ -411,13 +411,3 @@ def test_this_months_incidents_and_ledger_lines_are_exported_for_the_dashboards(
     assert registry.get_sample_value("owl_sla_ledger_line_amount_euros", line) == 18
     adjustment = {"client": "acme", "incident_id": "cap_adjustment", "severity": ""}
     assert registry.get_sample_value("owl_sla_ledger_line_amount_euros", adjustment) == -18
-
-
-def test_incident_counters_exist_at_zero_before_the_first_incident(tb):
-    registry = tb.bridge.registry
-    for severity in ("critical", "major", "minor"):
-        labels = {"client": "globex", "severity": severity}
-        assert registry.get_sample_value("owl_incidents_total", labels) == 0
-        assert registry.get_sample_value("owl_sla_breaches_total", labels) == 0
-        assert registry.get_sample_value("owl_incident_time_to_acknowledge_seconds_count",
-                                         {"severity": severity}) == 0
