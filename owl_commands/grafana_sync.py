@@ -26,7 +26,6 @@ organization it was in. Credentials come from ``--password-file`` or ``OWL_GRAFA
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import re
@@ -36,6 +35,7 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlencode
 
+from owl.clock import utc_now
 from owl.inventory import Client, format_duration
 from owl.render.grafana import DATASOURCE_UID
 from owl_commands.common import date_argument, deprecated_spelling, inventory_or_exit
@@ -282,7 +282,7 @@ def run_sync(args) -> int:
     except (SyncError, OSError) as exc:
         print(f"owl grafana sync: {exc}", file=sys.stderr)
         return 1
-    today = args.now or inventory.today(dt.datetime.now(dt.timezone.utc))
+    today = args.now or inventory.today(utc_now())
     clients = inventory.monitored_clients(today)
     api = GrafanaApi.from_url(args.url, credential=(args.user, password), timeout=args.timeout)
     settings = Settings(args.label_proxy_url,

@@ -19,7 +19,6 @@ them is not one this catcher can stand in for.
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import os
 import secrets
@@ -28,6 +27,7 @@ import tempfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from owl.clock import utc_now
 from owl.inventory import Smtp
 from owl.ports import split_address
 from owl.render.profile import host_port
@@ -70,7 +70,7 @@ def free_local_port() -> int:
 def save_message(folder: Path, mail_from: str, rcpt_tos: list[str], content: bytes) -> Path:
     """Write one received message, envelope first, atomically; return its file."""
     envelope = f"X-MailFrom: {mail_from}\r\nX-RcptTo: {', '.join(rcpt_tos)}\r\n"
-    received = dt.datetime.now(dt.timezone.utc)
+    received = utc_now()
     target = folder / f"{received:%Y%m%dT%H%M%S.%fZ}-{secrets.token_hex(3)}.eml"
     with tempfile.NamedTemporaryFile(dir=folder, prefix=".", suffix=".tmp",
                                      delete=False) as handle:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import re
 import sys
 from pathlib import Path
 
+from owl.clock import utc_now
 from owl.state import add_database_options
 from owl_commands.common import inventory_or_exit
-
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+from sla_bridge.engine.ledger import MONTH
 
 
 def _month(value: str) -> str:
@@ -94,7 +92,7 @@ def _ledger(args) -> int:
 
     inventory = inventory_or_exit(args.inventory)
     service = SlaService(existing_database(args), terms_from_inventory(inventory),
-                         lambda: dt.datetime.now(dt.timezone.utc))
+                         utc_now)
     print_ledgers(service, _clients(service, args.client), args.month, args.format)
     return 0
 
@@ -103,7 +101,7 @@ def _export(args) -> int:
     from owl_commands.bridge import existing_database
     from sla_bridge.replay import export_events
 
-    lines = export_events(existing_database(args), dt.datetime.now(dt.timezone.utc))
+    lines = export_events(existing_database(args), utc_now())
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     try:
         for line in lines:

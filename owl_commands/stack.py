@@ -8,7 +8,6 @@ stack writes (configuration, data, logs, tokens) lives under one state folder.
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import os
 import shutil
 import signal
@@ -21,6 +20,7 @@ from pathlib import Path
 import requests
 
 from owl import ports
+from owl.clock import utc_now
 from owl.inventory import Inventory, Smtp
 from owl.render.profile import host_port
 from owl.render.prometheus import prometheus_flags
@@ -131,7 +131,7 @@ def render_config(inventory: Inventory, paths: StatePaths) -> None:
     from owl.render import RenderOptions, render, write_rendered
     from owl.render.webhook_token import ensure_token_file
 
-    today = inventory.today(dt.datetime.now(dt.timezone.utc))
+    today = inventory.today(utc_now())
     options = RenderOptions(paths.config, today, webhook_token_file=paths.webhook_token_file)
     ensure_token_file(paths.webhook_token_file)
     write_rendered(render(inventory, options), paths.config)

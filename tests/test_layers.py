@@ -37,4 +37,4 @@ def test_the_engine_contract_forbids_every_other_module_of_the_bridge():
                 if path.stem != "engine" and not path.stem.startswith("__")
                 and (path.suffix == ".py" or (path / "__init__.py").exists())}
     assert siblings - forbidden == set()
-    assert {"owl", "owl_commands", "exporters"} <= forbidden
+    assert {"owl", "owl_commands", "exporters", "alert_rules", "dashboards"} <= forbidden

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 
+from owl.clock import utc_now
 from owl.files import write_atomically
 
 
@@ -50,7 +50,7 @@ def run_refresh(args) -> int:
     out = Path(args.out) if args.out else shipped_catalogue_path()
     try:
         current = load_catalogue(source)
-        new = refresh(current, dt.datetime.now(dt.timezone.utc).date(), upstreams)
+        new = refresh(current, utc_now().date(), upstreams)
     except (CatalogueError, RefreshError) as exc:
         print(f"owl catalogue refresh: {exc}; nothing written", file=sys.stderr)
         return 1

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from pathlib import Path
 
+from owl.clock import utc_now
 from owl.files import write_atomically
 
 FORMATS = ("wordfence", "friendsofphp", "cisa-kev")
@@ -42,7 +42,7 @@ def run_import(args) -> int:
     )
     from exporters.vulndb.wordfence import read_wordfence
 
-    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    now = utc_now().replace(microsecond=0)
     db_path = Path(args.db)
     try:
         database = load_database(db_path) if db_path.exists() else Database(updated=now)

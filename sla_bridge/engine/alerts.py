@@ -6,8 +6,9 @@ import datetime as dt
 import functools
 from dataclasses import dataclass, field
 
-from alert_rules import WATCHDOG_ALERT
-
+# The always-firing heartbeat of alert_rules/stack.yml (alert_rules.WATCHDOG_ALERT, which the
+# engine may not import; tests/test_severities.py holds the two equal).
+WATCHDOG_ALERT = "Watchdog"
 SEVERITIES = ("critical", "major", "minor")
 TARGET_LABELS = ("site", "server")
 
