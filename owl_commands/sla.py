@@ -113,9 +113,9 @@ def _export(args) -> int:
 
 
 def _replay(args) -> int:
-    from sla_bridge.api.incidents import incident_json
     from sla_bridge.ledger_format import ledger_json
     from sla_bridge.replay import ReplayError, replay
+    from sla_bridge.serialize import incident_json
     from sla_bridge.timefmt import rfc3339
 
     inventory = inventory_or_exit(args.inventory)

@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from owl.inventory import Inventory
 from sla_bridge.contract_terms import terms_from_inventory
+from sla_bridge.serialize import event_json
 from sla_bridge.service import SlaService
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.schema import Event, Incident, Maintenance
@@ -40,10 +41,7 @@ def export_events(db: Database, now: dt.datetime) -> Iterator[str]:
     yield json.dumps({"format": FORMAT, "exported_at": rfc3339(now)})
     with db.read() as session:
         for event in session.scalars(select(Event).order_by(Event.id)).yield_per(1000):
-            yield json.dumps({"id": event.id, "kind": event.kind, "at": rfc3339(event.at),
-                              "client": event.client, "actor": event.actor,
-                              "incident_id": event.incident_id, "payload": event.payload},
-                             sort_keys=True)
+            yield json.dumps(event_json(event), sort_keys=True)
 
 
 @dataclass

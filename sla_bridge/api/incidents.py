@@ -4,33 +4,22 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from sla_bridge.api.common import ApiError, bridge, client_scope, json_body, month_arg, requires
+from sla_bridge.api.common import (
+    ApiError,
+    bridge,
+    client_scope,
+    json_body,
+    month_arg,
+    requires,
+)
 from sla_bridge.auth import CLIENT, OPERATOR
 from sla_bridge.engine.lifecycle import SLA_STATUSES, STATES
+from sla_bridge.serialize import incident_json
 from sla_bridge.service import EXCLUSION_REASONS, Conflict, NotFound
 from sla_bridge.storage.schema import Incident
-from sla_bridge.timefmt import rfc3339
 
 blueprint = Blueprint("incidents", __name__)
 MAX_PAGE = 1000
-
-
-def incident_json(incident: Incident) -> dict:
-    return {
-        "id": incident.id, "client": incident.client, "fingerprint": incident.fingerprint,
-        "alertname": incident.alertname, "severity": incident.severity,
-        "target": incident.target, "labels": incident.labels, "summary": incident.summary,
-        "description": incident.description, "started_at": rfc3339(incident.started_at),
-        "deadline": rfc3339(incident.deadline), "acknowledged_at": rfc3339(incident.acknowledged_at),
-        "acknowledged_by": incident.acknowledged_by, "resolved_at": rfc3339(incident.resolved_at),
-        "state": incident.state, "sla": incident.sla, "penalty_rate": incident.penalty_rate,
-        "security": incident.security, "month": incident.month,
-        "maintenance_id": incident.maintenance_id,
-        "exclusion": ({"reason": incident.exclusion_reason, "note": incident.exclusion_note,
-                       "by": incident.excluded_by, "at": rfc3339(incident.excluded_at)}
-                      if incident.exclusion_reason else None),
-        "security_notified_at": rfc3339(incident.security_notified_at),
-    }
 
 
 def _choice(name: str, allowed: tuple[str, ...]) -> str | None:

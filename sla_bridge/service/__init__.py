@@ -24,6 +24,7 @@ from sla_bridge.engine.alerts import AlertNotice
 from sla_bridge.engine.ledger import Ledger
 from sla_bridge.engine.terms import ClientTerms
 from sla_bridge.service import contract_history, incident_status, month_ledgers
+from sla_bridge.service.client_export import client_export
 from sla_bridge.service.errors import Conflict, NotFound
 from sla_bridge.service.incident_reads import incidents_query, stored_incident
 from sla_bridge.service.ingest import (
@@ -146,6 +147,15 @@ class SlaService:
         with self.db.read() as session:
             return month_ledgers.client_ledger(session, client, month, self.terms,
                                                self.calendars, self.clock)
+
+    def export(self, client: str) -> dict:
+        """Everything held about ``client``, as ``GET /api/v1/export`` gives it."""
+        incidents = self.find(client=client, limit=10**9)
+        ledgers = [self.ledger(client, month)
+                   for month in sorted({incident.month for incident in incidents})]
+        with self.db.read() as session:
+            return client_export(session, client, incidents, ledgers, self.terms[client],
+                                 self.clock())
 
     def ledgers_of_month(self, month: str) -> list[Ledger]:
         """Every SLA client's ledger for ``month`` under current terms, in one query.
