@@ -35,6 +35,10 @@ def register(subparsers) -> None:
     add.add_argument("name", help="who the token is for, recorded with their actions")
     add_database_options(add)
     add.set_defaults(handler=_add_operator)
+    revoke = operator_commands.add_parser("revoke", help="revoke every token of an operator")
+    revoke.add_argument("name", help="the name the tokens were created for")
+    add_database_options(revoke)
+    revoke.set_defaults(handler=_revoke, kind="operator", token_name=lambda args: args.name)
 
     client_token = subparsers.add_parser("client-token", help="manage client read tokens")
     client_commands = client_token.add_subparsers(dest="client_command", required=True,
@@ -44,6 +48,11 @@ def register(subparsers) -> None:
     _inventory_flag(add)
     add_database_options(add)
     add.set_defaults(handler=_add_client_token)
+    revoke = client_commands.add_parser("revoke", help="revoke every read token of a client")
+    revoke.add_argument("client", help="the client's id")
+    add_database_options(revoke)
+    revoke.set_defaults(handler=_revoke, kind="client",
+                        token_name=lambda args: f"client:{args.client}")
 
     db = subparsers.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -170,6 +179,19 @@ def _add_client_token(args) -> int:
                          client=args.client)
     print(token)
     print(f"client {args.client!r}: read token created; it is shown only this once.",
+          file=sys.stderr)
+    return 0
+
+
+def _revoke(args) -> int:
+    from sla_bridge.auth import TokenStore
+
+    name = args.token_name(args)
+    revoked = TokenStore(existing_database(args), None).revoke(args.kind, name)
+    if revoked == 0:
+        print(f"no valid {args.kind} token named {name!r}", file=sys.stderr)
+        return 1
+    print(f"{args.kind} {name!r}: {revoked} token(s) revoked; the bridge refuses them from now on",
           file=sys.stderr)
     return 0
 

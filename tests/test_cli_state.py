@@ -132,3 +132,22 @@ def test_a_database_url_that_cannot_be_used_is_refused_in_one_line(tmp_path, url
     (tmp_path / "not-a-database.db").write_text("some text\n")
     result = owl(tmp_path, "operator", "add", "alice", "--database", url)
     assert (result.returncode, result.stderr) == (1, message)
+
+
+@pytest.mark.parametrize("kind, add, revoke", [
+    ("operator", ["operator", "add", "alice"], ["operator", "revoke", "alice"]),
+    ("client", ["client-token", "add", "acme", "--inventory", INVENTORY],
+     ["client-token", "revoke", "acme"])], ids=["operator", "client"])
+def test_a_revoked_token_is_refused_and_revoking_it_again_says_there_is_none(tmp_path, kind, add,
+                                                                             revoke):
+    assert owl(tmp_path, "db", "upgrade").returncode == 0
+    made = owl(tmp_path, *add)
+    database = tmp_path / ".owl" / "state" / "bridge.db"
+    assert authenticated(database, made.stdout.strip()).kind == kind
+    revoked = owl(tmp_path, *revoke)
+    assert revoked.returncode == 0, revoked.stderr
+    assert "1 token(s) revoked" in revoked.stderr
+    assert authenticated(database, made.stdout.strip()) is None
+    again = owl(tmp_path, *revoke)
+    assert again.returncode == 1
+    assert f"no valid {kind} token named" in again.stderr
