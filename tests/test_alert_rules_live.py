@@ -99,12 +99,13 @@ def binaries() -> dict[str, str]:
 
 def test_the_rules_fire_on_real_metrics_for_monitored_contracts_only(tmp_path: Path, binaries):
     today = dt.datetime.now(ZoneInfo("Europe/Paris")).date()
-    ports = {name: free_port() for name in PORTS}
     textfiles = tmp_path / "textfiles"
     textfiles.mkdir()
     (textfiles / "apt.prom").write_text(APT_TEXTFILE, encoding="utf-8")
     with serving_site("wordpress-6.8.1") as healthy, serving_site("not-wordpress") as static, \
             serving_site("wordpress-6.8.1") as down:
+        # chosen once the sites listen: a site's ephemeral port cannot be one of them
+        ports = {name: free_port() for name in PORTS}
         down.status = 503
         text = inventory_text(ports, {"healthy": healthy.url, "static": static.url,
                                       "down": down.url}, today)
