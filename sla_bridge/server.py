@@ -18,6 +18,22 @@ STATUS_REFRESH_SECONDS = 15
 SILENCED_SYNC_SECONDS = 30
 NOTIFICATION_RETRY_SECONDS = 120
 
+# Waitress tuned for Alertmanager, whose HTTP client (prometheus/common's http_config) keeps up to
+# 1,000 idle keep-alive connections per host for 5 minutes (IdleConnTimeout). With waitress'
+# defaults (100 connections, idle ones closed after 120 s) those idle connections filled the
+# limit: waitress stops accepting until its cleanup closes some, and deliveries waited 12 to 31 s.
+# - CONNECTION_LIMIT: two Alertmanager replicas' 1,000 idle connections each, with room for
+#   Prometheus' scrapes and the API's users. Idle connections cost a socket, not a thread.
+# - CHANNEL_TIMEOUT: longer than the client's 5 minutes, so the client closes an idle connection
+#   first; a server closing it first races a POST that Go's client does not retry on its own.
+# - poll() instead of select(), which cannot watch more than 1,024 descriptors. The process needs
+#   a descriptor limit (ulimit -n, LimitNOFILE) above CONNECTION_LIMIT.
+# - THREADS serve requests, not connections: 16 concurrent deliveries or API calls, below the
+#   database pool (storage.database: 20 + 10 overflow), so no request waits for a connection.
+CONNECTION_LIMIT = 2500
+CHANNEL_TIMEOUT_SECONDS = 330
+THREADS = 16
+
 
 def start_jobs(bridge) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -36,13 +52,14 @@ def start_jobs(bridge) -> BackgroundScheduler:
     return scheduler
 
 
-def serve(config: BridgeConfig, listen: str, threads: int = 16) -> None:
+def serve(config: BridgeConfig, listen: str, threads: int = THREADS) -> None:
     """Serve until SIGTERM or SIGINT, then stop taking requests and finish the jobs."""
     app = create_app(config)
     bridge = app.extensions["owl"]
     scheduler = start_jobs(bridge)
     server = create_server(app, listen=listen, threads=threads, ident="owl-sla-bridge",
-                           clear_untrusted_proxy_headers=True)
+                           clear_untrusted_proxy_headers=True, connection_limit=CONNECTION_LIMIT,
+                           channel_timeout=CHANNEL_TIMEOUT_SECONDS, asyncore_use_poll=True)
 
     def _stop(signum, _frame):
         log.info("stopping on signal %s", signum)
