@@ -1,13 +1,24 @@
-"""What every endpoint shares: the bridge context, authentication and JSON errors."""
+"""What every endpoint shares: the bridge context, authentication, JSON errors, and the parsing
+of path and query parameters (and of body times) into values the engine and the database take."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import re
 
 from flask import current_app, g, jsonify, request
 
 from sla_bridge.auth import bearer_token
 from sla_bridge.engine.ledger import MONTH
+from sla_bridge.webhook import PayloadError, parse_time
+
+MAX_ID = 2**63 - 1  # a 64-bit signed integer: the id columns of SQLite and PostgreSQL
+DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: str.isdigit also accepts '²'
+# Years whose months and times the engine computes in any timezone without leaving datetime's
+# range (1..9999): a month's end is the next month's first day, a UTC time moves by a day at most.
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+OUTSIDE_YEARS = f"the time must fall in the years {FIRST_YEAR} to {LAST_YEAR} once in UTC"
 
 
 class ApiError(Exception):
@@ -29,7 +40,14 @@ def error_response(status: int, message: str, field: str | None = None):
     response.status_code = status
     if status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="owl-sla-bridge"'
+    if status == 405:
+        response.headers["Allow"] = ", ".join(sorted(allowed_methods()))
     return response
+
+
+def allowed_methods() -> set[str]:
+    """The methods the request's path answers to."""
+    return current_app.url_map.bind_to_environ(request.environ).allowed_methods()
 
 
 def requires(*kinds: str):
@@ -58,14 +76,56 @@ def json_body() -> dict:
     return payload
 
 
+def whole_number(raw: str, maximum: int = MAX_ID) -> int | None:
+    """``raw`` as an integer of ASCII digits from 0 to ``maximum``; None if it is not one."""
+    if not DIGITS.fullmatch(raw) or int(raw) > maximum:
+        return None
+    return int(raw)
+
+
+def path_id(raw: str, what: str) -> int:
+    """The id of a ``what`` in a path; one no row can have is a 404, like an unknown one."""
+    value = whole_number(raw)
+    if value is None:
+        raise ApiError(404, f"no {what} {raw}", "id")
+    return value
+
+
+def int_arg(name: str, default: int, maximum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    value = whole_number(raw, maximum)
+    if value is None:
+        raise ApiError(400, f"expected a whole number from 0 to {maximum}", name)
+    return value
+
+
 def month_arg(name: str = "month", required: bool = False) -> str | None:
     value = request.args.get(name)
     if value is None:
         if required:
             raise ApiError(400, "month is required, as YYYY-MM", name)
         return None
-    if not MONTH.match(value):
+    if not (value.isascii() and MONTH.fullmatch(value)):
         raise ApiError(400, f"{value!r} is not a month as YYYY-MM", name)
+    if not FIRST_YEAR <= int(value[:4]) <= LAST_YEAR:
+        raise ApiError(400, f"the year must be from {FIRST_YEAR} to {LAST_YEAR}", name)
+    return value
+
+
+def time_field(body: dict, field: str) -> dt.datetime:
+    """A required RFC 3339 time with a timezone, checked once converted to UTC."""
+    try:
+        value = parse_time(body.get(field), field)
+    except PayloadError as exc:
+        raise ApiError(400, str(exc), field) from None
+    except OverflowError:  # in UTC it falls before year 1 or after 9999
+        raise ApiError(400, OUTSIDE_YEARS, field) from None
+    if value is None:
+        raise ApiError(400, "an RFC 3339 time with a timezone is required", field)
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise ApiError(400, OUTSIDE_YEARS, field)
     return value
 
 
@@ -79,7 +139,7 @@ def client_scope() -> str | None:
     if principal.kind == "client":
         if asked is not None and asked != principal.client:
             raise ApiError(404, f"unknown client {asked!r}", "client")
-        return principal.client
+        asked = principal.client
     if asked is not None and asked not in bridge().service.terms:
         raise ApiError(404, f"unknown client {asked!r}", "client")
     return asked

@@ -8,8 +8,10 @@ from sla_bridge.api.common import (
     ApiError,
     bridge,
     client_scope,
+    int_arg,
     json_body,
     month_arg,
+    path_id,
     requires,
 )
 from sla_bridge.auth import CLIENT, OPERATOR
@@ -29,26 +31,13 @@ def _choice(name: str, allowed: tuple[str, ...]) -> str | None:
     return value
 
 
-def _int_arg(name: str, default: int, maximum: int) -> int:
-    value = request.args.get(name, str(default))
-    if not value.isdigit() or int(value) > maximum:
-        raise ApiError(400, f"expected a whole number from 0 to {maximum}", name)
-    return int(value)
-
-
-def _incident_id(raw: str) -> int:
-    if not raw.isdigit():
-        raise ApiError(404, f"no incident {raw}")
-    return int(raw)
-
-
 @blueprint.get("/api/v1/incidents")
 @requires(OPERATOR, CLIENT)
 def list_incidents():
     rows = bridge().service.find(
         client=client_scope(), state=_choice("status", STATES), sla=_choice("sla", SLA_STATUSES),
-        month=month_arg(), limit=_int_arg("limit", 100, MAX_PAGE),
-        offset=_int_arg("offset", 0, 10**9))
+        month=month_arg(), limit=int_arg("limit", 100, MAX_PAGE),
+        offset=int_arg("offset", 0, 10**9))
     return jsonify(incidents=[incident_json(row) for row in rows])
 
 
@@ -56,7 +45,7 @@ def list_incidents():
 @requires(OPERATOR, CLIENT)
 def get_incident(raw_id: str):
     try:
-        incident = bridge().service.get(_incident_id(raw_id), client=g.principal.client)
+        incident = bridge().service.get(path_id(raw_id, "incident"), client=g.principal.client)
     except NotFound as exc:
         raise ApiError(404, str(exc)) from None
     return jsonify(incident_json(incident))
@@ -94,7 +83,7 @@ def withdraw_exclusion(raw_id: str):
 
 def _act(action, raw_id: str) -> Incident:
     try:
-        return action(bridge().service, _incident_id(raw_id))
+        return action(bridge().service, path_id(raw_id, "incident"))
     except NotFound as exc:
         raise ApiError(404, str(exc)) from None
     except Conflict as exc:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 
 from sla_bridge.alertmanager import AlertmanagerError
-from sla_bridge.api.common import ApiError, bridge, client_scope, json_body, requires
+from sla_bridge.api.common import (
+    ApiError,
+    bridge,
+    client_scope,
+    json_body,
+    path_id,
+    requires,
+    time_field,
+)
 from sla_bridge.auth import OPERATOR
 from sla_bridge.maintenance import (
     InvalidWindow,
@@ -17,7 +25,6 @@ from sla_bridge.maintenance import (
 from sla_bridge.storage.queries import window_of
 from sla_bridge.storage.schema import Maintenance
 from sla_bridge.timefmt import rfc3339
-from sla_bridge.webhook import PayloadError, parse_time
 
 blueprint = Blueprint("maintenances", __name__)
 FIELDS = ("client", "targets", "starts_at", "ends_at", "description", "emergency")
@@ -73,9 +80,8 @@ def list_maintenances():
 def cancel_maintenance(raw_id: str):
     context = bridge()
     try:
-        if not raw_id.isdigit():
-            raise UnknownMaintenance(f"no maintenance window {raw_id}")
-        window = context.maintenances.cancel(int(raw_id), g.principal.name)
+        window = context.maintenances.cancel(path_id(raw_id, "maintenance window"),
+                                             g.principal.name)
     except UnknownMaintenance as exc:
         raise ApiError(404, str(exc)) from None
     except WindowOver as exc:
@@ -94,7 +100,8 @@ def _window_request(body: dict) -> WindowRequest:
     if not isinstance(emergency, bool):
         raise ApiError(400, "expected true or false", "emergency")
     return WindowRequest(client=_text(body, "client"), targets=_targets(body.get("targets")),
-                         starts_at=_time(body, "starts_at"), ends_at=_time(body, "ends_at"),
+                         starts_at=time_field(body, "starts_at"),
+                         ends_at=time_field(body, "ends_at"),
                          description=_text(body, "description"), emergency=emergency)
 
 
@@ -116,13 +123,3 @@ def _targets(value) -> tuple[str, ...] | None:
         if not isinstance(target, str):
             raise ApiError(400, "expected a site or server id", f"targets[{index}]")
     return tuple(dict.fromkeys(value))
-
-
-def _time(body: dict, field: str):
-    try:
-        value = parse_time(body.get(field), field)
-    except PayloadError as exc:
-        raise ApiError(400, str(exc), field) from None
-    if value is None:
-        raise ApiError(400, "an RFC 3339 time with a timezone is required", field)
-    return value
