@@ -9,9 +9,11 @@ the oldest delivery still pending. The others sleep until woken, once.
 How many lead at the same time is the database's: SQLite has one writer, so one leader;
 PostgreSQL runs transactions side by side (the service's advisory locks serialize deliveries of
 the same alert), so a few leaders keep it busy while one of them waits on a commit. A request is
-still answered only after its alerts are committed, and if a shared transaction fails every
-request in it fails (503), so Alertmanager retries them all; the metrics count nothing of a
-failed transaction (the service tells its observer only after the commit).
+still answered only after its alerts are committed. If a shared transaction fails, its leader
+stores each of its deliveries again in a transaction of its own, so that one delivery the
+database refuses (poison) fails alone and the others succeed; a database that is down fails them
+all, each with its own error. The metrics count nothing of a failed transaction (the service
+tells its observer only after the commit).
 """
 
 from __future__ import annotations
@@ -95,9 +97,12 @@ class IngestBatcher:
     def _store(self, batch: list[_Delivery]) -> None:
         try:
             result = self.service.ingest([n for d in batch for n in d.notices])
-        except BaseException as exc:  # every request of the transaction shares its fate
-            for delivery in batch:
-                delivery.error = exc
+        except Exception as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+            else:  # which delivery failed it is not known: each is tried again on its own
+                for delivery in batch:
+                    self._store([delivery])
             return
         for delivery, part in zip(batch, result.split([len(d.notices) for d in batch])):
             delivery.result = part

@@ -1,9 +1,12 @@
 """Group commit: concurrent deliveries share transactions, each gets its own result."""
 
+import contextlib
+import dataclasses
 import threading
+import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import OperationalError
 
 from owl.inventory import parse_inventory
@@ -25,12 +28,14 @@ class CountingService(SlaService):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.transactions = 0
+        self.batches = []  # each transaction's notices
         self.running = self.most_at_once = 0
         self._count = threading.Lock()
 
     def ingest(self, notices):
         with self._count:
             self.transactions += 1
+            self.batches.append(notices)
             self.running += 1
             self.most_at_once = max(self.most_at_once, self.running)
         try:
@@ -112,3 +117,63 @@ def test_a_failed_transaction_fails_every_request_in_it_and_the_next_ones_go_on(
     assert [r.created for r in results if r is not None] == [1]
     with service.db.read() as session:
         assert session.scalars(select(Incident.alertname)).all() == ["Fine"]
+
+
+# --- poison: a delivery the database refuses fails alone ---------------------------------------
+
+POISONS = {
+    "a lone surrogate": {"alertname": "S\ud800"},
+    "a NUL byte": {"alertname": "S\x00"},
+    "a label longer than its column": {"site": "s" * 200},
+}
+ROUNDS = 3
+INNOCENTS = 40
+
+
+@contextlib.contextmanager
+def writes_held(db):
+    """Writes wait until the block ends, so that the deliveries sent meanwhile queue up and are
+    stored together when it does."""
+    with db.write() as session:
+        if db.dialect == "postgresql":
+            session.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
+        yield
+
+
+def send_in_background(batcher, requests, errors: list):
+    def send(notices):
+        try:
+            batcher.ingest(notices)
+        except Exception as exc:  # noqa: BLE001 - whatever the request would answer 5xx for
+            errors.append((notices, exc))
+
+    threads = [threading.Thread(target=send, args=(r,)) for r in requests]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.3)  # each is queued by now
+    return threads
+
+
+def poisoned_round(service, round_no: int, poison: dict) -> list:
+    """``INNOCENTS`` valid deliveries queued, then a poisoned one behind them, all stored in
+    shared transactions; how many of the valid ones failed."""
+    batcher, errors = IngestBatcher(service), []
+    innocents = [request([f"R{round_no}-{i}"]) for i in range(INNOCENTS)]
+    [base] = request([f"R{round_no}-poison"])
+    poisoned = [dataclasses.replace(base, labels={**base.labels, **poison})]
+    with writes_held(service.db):
+        threads = send_in_background(batcher, innocents, errors)
+        threads += send_in_background(batcher, [poisoned], errors)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert any(len(b) > 1 and poisoned[0] in b for b in service.batches)  # it was shared
+    return sum(notices is not poisoned for notices, _ in errors)
+
+
+@pytest.mark.parametrize("poison", POISONS.values(), ids=POISONS.keys())
+def test_a_poisoned_delivery_in_a_shared_transaction_fails_no_innocent_one(service, poison):
+    innocents_failed = [poisoned_round(service, n, poison) for n in range(ROUNDS)]
+    assert innocents_failed == [0] * ROUNDS
+    with service.db.read() as session:
+        stored = set(session.scalars(select(Incident.alertname)))
+    assert {f"R{n}-{i}" for n in range(ROUNDS) for i in range(INNOCENTS)} <= stored
