@@ -1,7 +1,9 @@
 """A small client of Alertmanager's API v2: create and expire silences, list alerts.
 
-Every call has a timeout, and every failure (unreachable, timed out, refused) raises
-:class:`AlertmanagerError` naming the Alertmanager, what was asked of it and why it failed.
+Every call has a timeout, and every failure raises :class:`AlertmanagerError` naming the
+Alertmanager, what was asked of it and why it failed: :class:`AlertmanagerRefused` when it
+answered with an error or with something unreadable (asking again would get the same answer),
+the base class when it could not be reached or timed out (asking later may work).
 """
 
 from __future__ import annotations
@@ -21,6 +23,10 @@ READ_TIMEOUT = 10.0
 
 class AlertmanagerError(RuntimeError):
     """Alertmanager could not be reached, or refused the request."""
+
+
+class AlertmanagerRefused(AlertmanagerError):
+    """Alertmanager answered, with an error status or an answer the bridge cannot read."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +58,8 @@ class Alertmanager:
                 "endsAt": rfc3339(ends_at), "createdBy": created_by, "comment": comment}
         answer = self._json("POST", "/api/v2/silences", "create a silence", json=body)
         if not isinstance(answer, dict) or not isinstance(answer.get("silenceID"), str):
-            raise AlertmanagerError(f"cannot create a silence: Alertmanager at {self.url} "
-                                    "answered without a silence id")
+            raise AlertmanagerRefused(f"cannot create a silence: Alertmanager at {self.url} "
+                                      "answered without a silence id")
         return answer["silenceID"]
 
     def expire_silence(self, silence_id: str) -> None:
@@ -87,8 +93,8 @@ class Alertmanager:
         try:
             return response.json()
         except ValueError:
-            raise AlertmanagerError(f"cannot {what}: Alertmanager at {self.url} answered "
-                                    "something that is not JSON") from None
+            raise AlertmanagerRefused(f"cannot {what}: Alertmanager at {self.url} answered "
+                                      "something that is not JSON") from None
 
     def _request(self, method: str, path: str, what: str, allow: tuple[int, ...] = (),
                  **kwargs) -> requests.Response:
@@ -98,8 +104,9 @@ class Alertmanager:
             raise AlertmanagerError(f"cannot {what}: Alertmanager at {self.url} is unreachable "
                                     f"({exc.__class__.__name__})") from None
         if not response.ok and response.status_code not in allow:
-            raise AlertmanagerError(f"cannot {what}: Alertmanager at {self.url} answered "
-                                    f"{response.status_code}: {response.text.strip()[:300]}")
+            raise AlertmanagerRefused(f"cannot {what}: Alertmanager at {self.url} refused it, "
+                                      f"answering {response.status_code}: "
+                                      f"{response.text.strip()[:300]}")
         return response
 
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from sla_bridge.alertmanager import AlertmanagerError
+from sla_bridge.alertmanager import AlertmanagerRefused
 from sla_bridge.storage.schema import Event, Maintenance, Notification
 from sla_bridge.webhook import parse_time
 from tests.support.alertmanager import prometheus_alert
@@ -180,9 +180,12 @@ def test_a_window_that_has_ended_cannot_be_cancelled(tb, alertmanager):
     assert "nothing left to cancel" in response.json["error"]
 
 
-@pytest.mark.parametrize("raw_id", ["999", "abc", "-1"])
+@pytest.mark.parametrize("raw_id", ["999", "abc", "-1", "99999999999999999999", "%C2%B2",
+                                    "9223372036854775807"])
 def test_cancelling_an_unknown_window_is_a_404(offline, raw_id):
-    assert offline.as_operator("DELETE", f"/api/v1/maintenances/{raw_id}").status_code == 404
+    response = offline.as_operator("DELETE", f"/api/v1/maintenances/{raw_id}")
+    assert response.status_code == 404
+    assert "no maintenance window" in response.json["error"]
 
 
 # --- nothing half-written ---------------------------------------------------------------------
@@ -203,12 +206,12 @@ def test_a_silence_refused_halfway_leaves_no_silence_and_no_window(
     def refuse_the_second(*args, **kwargs):
         calls.append(args)
         if len(calls) == 2:
-            raise AlertmanagerError("cannot create a silence: refused for the test")
+            raise AlertmanagerRefused("cannot create a silence: refused for the test")
         return create(*args, **kwargs)
 
     monkeypatch.setattr(tb.bridge.alertmanager, "create_silence", refuse_the_second)
     response = announce(tb, targets=["shop", "web1"])
-    assert response.status_code == 503
+    assert response.status_code == 502
     assert silence_states(alertmanager) == ["expired"]
     assert stored(tb) == ([], [], [])
 
@@ -224,6 +227,22 @@ def test_when_the_database_fails_after_the_silences_they_are_expired(
     assert silence_states(alertmanager) == ["expired", "expired"]
     monkeypatch.undo()
     assert stored(tb) == ([], [], [])
+
+
+def test_a_silence_alertmanager_refuses_is_a_502_saying_why_and_stores_nothing(
+        database_url, alertmanager):
+    """A bridge whose clock is a day behind Alertmanager's asks for a silence that, to
+    Alertmanager, is over: it answers 400, and retrying the same request would not help."""
+    behind = make_bridge(database_url, real_now() - dt.timedelta(days=1), notifying_inventory(
+        free_port(), alertmanager.url.removeprefix("http://")))
+    response = announce(behind, ahead=dt.timedelta(0), emergency=True)
+    assert response.status_code == 502, response.json
+    assert "Alertmanager" in response.json["error"] and "refused" in response.json["error"]
+    assert "end time can't be in the past" in response.json["error"]
+    assert "retry" not in response.json["error"]
+    assert stored(behind) == ([], [], [])
+    behind.bridge.notifier.close()
+    behind.bridge.db.dispose()
 
 
 def test_cancelling_while_alertmanager_is_unreachable_changes_nothing(
@@ -312,6 +331,10 @@ def test_a_bad_listing_query_is_refused_naming_the_parameter(offline, query, sta
     ({"description": MISSING}, "description"),
     ({"description": ["PHP"]}, "description"),
     ({"emergency": "yes"}, "emergency"),
+    ({"ends_at": "9999-12-31T23:30:00-01:00"}, "ends_at"),
+    ({"starts_at": "9999-12-31T23:30:00-01:00"}, "starts_at"),
+    ({"ends_at": "9999-12-31T23:00:00Z"}, "ends_at"),
+    ({"starts_at": "0001-01-01T00:30:00+01:00"}, "starts_at"),
     ({"start": "tomorrow"}, "start"),
 ])
 def test_a_bad_window_is_a_400_naming_the_field_and_changes_nothing(offline, change, field):

@@ -1,10 +1,15 @@
-"""Maintenance windows, for operators: announce (``POST``), list (``GET``), cancel (``DELETE``)."""
+"""Maintenance windows, for operators: announce (``POST``), list (``GET``), cancel (``DELETE``).
+
+Alertmanager unreachable is a 503: the same request may succeed later. Alertmanager refusing a
+silence is a 502, with its reason: the bridge's request was well formed, its upstream turned it
+down, and the same request would be turned down again, so nothing invites a retry.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from sla_bridge.alertmanager import AlertmanagerError
+from sla_bridge.alertmanager import AlertmanagerError, AlertmanagerRefused
 from sla_bridge.api.common import (
     ApiError,
     bridge,
@@ -55,6 +60,8 @@ def create_maintenance():
         raise ApiError(400, str(exc), exc.field) from None
     except NoticeRefused as exc:
         raise ApiError(422, str(exc)) from None
+    except AlertmanagerRefused as exc:
+        raise ApiError(502, f"{exc}; nothing was stored") from None
     except AlertmanagerError as exc:
         raise ApiError(503, f"{exc}; nothing was stored, retry later") from None
     response = jsonify(maintenance_json(window, context.clock()))
@@ -86,6 +93,8 @@ def cancel_maintenance(raw_id: str):
         raise ApiError(404, str(exc)) from None
     except WindowOver as exc:
         raise ApiError(409, str(exc)) from None
+    except AlertmanagerRefused as exc:
+        raise ApiError(502, f"{exc}; the window was not cancelled") from None
     except AlertmanagerError as exc:
         raise ApiError(503, f"{exc}; the window was not cancelled, retry later") from None
     return jsonify(maintenance_json(window, context.clock()))
