@@ -123,8 +123,40 @@ class Token(Base):
     name: Mapped[str] = mapped_column(String(128))
     client: Mapped[str | None] = mapped_column(String(64))
     digest: Mapped[str] = mapped_column(String(64), unique=True)
+    # the token's first characters, to tell tokens apart in `owl token list` (not a secret:
+    # the rest of the token is 256 random bits); null for tokens made before it was kept
+    prefix: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
+
+
+class Probe(Base):
+    """The time of the last successful write of a named probe (``/healthz`` writes one)."""
+
+    __tablename__ = "probes"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+
+
+class IdempotencyKey(Base):
+    """The answer given to a POST carrying an ``Idempotency-Key``, to give it again on a retry.
+
+    ``request`` is a digest of the method, path and body: the same key with another request is
+    refused rather than answered with the first request's result.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("principal", "key", name="uq_idempotency_principal_key"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    principal: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(255))
+    request: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
 
 
 class Maintenance(Base):
