@@ -9,6 +9,16 @@ everything else is read from the database at scrape time by :class:`StateCollect
     owl_incident_time_to_acknowledge_seconds{severity}          histogram
     owl_bridge_watchdog_last_received_timestamp_seconds        gauge: the last delivery of the
         Watchdog, or the bridge's start until the first (Alertmanager re-sends it hourly)
+    owl_bridge_deliveries_refused_total{status,reason}  webhook deliveries answered 4xx
+        (Alertmanager does not retry them: their alerts are lost); reasons in REFUSAL_REASONS
+    owl_bridge_alert_values_altered_total{reason}  label and annotation values of accepted
+        deliveries changed to be stored: "replaced" (NUL, lone surrogate), "truncated"
+    owl_bridge_alerts_unknown_severity_total{alertname}  alerts of accepted deliveries whose
+        severity the contract does not know (stored without SLA); alertname cut to
+        ALERTNAME_CHARS, at most MAX_UNKNOWN_ALERTNAMES of them, then "_other"
+    owl_bridge_truncated_alerts_total  alerts Alertmanager's max_alerts left out of deliveries
+    owl_bridge_truncated_alerts_fetched_total  of those, the firing ones the bridge fetched from
+        Alertmanager's API instead (resolutions cannot be)
     owl_incidents_open{client,severity}                        gauge
     owl_incident_deadline_timestamp_seconds{client,severity,incident_id,alertname}
     owl_sla_penalty_rate{client}           this month's applied rate (after the cap)
@@ -37,20 +47,37 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, or_, select
 
 from sla_bridge.engine import lifecycle
-from sla_bridge.engine.alerts import SEVERITIES
+from sla_bridge.engine.alerts import NO_SEVERITY, SEVERITIES, UNKNOWN_SEVERITY, AlertNotice
 from sla_bridge.engine.ledger import month_of
 from sla_bridge.notify import NO_RECIPIENT, SUPPRESSED
 from sla_bridge.retention import clients_without_contract
 from sla_bridge.service import Observer, SlaService
 from sla_bridge.storage.schema import Incident, Maintenance, Notification
 from sla_bridge.storage.windows import in_progress, window_of
+from sla_bridge.webhook import REPLACED, TRUNCATED, bounded
 
 ACK_BUCKETS = (60, 300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600, 48 * 3600,
                96 * 3600)
 
 
+# Why the webhook refused a delivery: a closed list, so that the label stays bounded.
+REFUSAL_REASONS = ("unauthenticated", "forbidden", "too_large", "not_json", "invalid_payload",
+                   "other")
+# The alertname of an alert with an unknown severity is anyone's text: cut, and only so many.
+ALERTNAME_CHARS = 64
+MAX_UNKNOWN_ALERTNAMES = 100
+OTHER_ALERTNAMES = "_other"
+_SEVERITY_LABELS = frozenset((*SEVERITIES, NO_SEVERITY, UNKNOWN_SEVERITY))
+
+
 def _client_label(client: str | None) -> str:
     return client or "_internal"
+
+
+def severity_label(severity: str | None) -> str:
+    """A stored severity as a metric label: rows stored before severities were bounded may hold
+    any text, which must not become a series of its own."""
+    return severity if severity in _SEVERITY_LABELS else UNKNOWN_SEVERITY
 
 
 class BridgeMetrics(Observer):
@@ -67,6 +94,29 @@ class BridgeMetrics(Observer):
                               "When Alertmanager last delivered the Watchdog to the bridge (the "
                               "bridge's start until it first does).", registry=registry)
         self.watchdog.set(started_at.timestamp())
+        self.refusals = Counter("owl_bridge_deliveries_refused",
+                                "Webhook deliveries the bridge answered with a 4xx (Alertmanager "
+                                "does not retry them).", ["status", "reason"], registry=registry)
+        self.altered = Counter("owl_bridge_alert_values_altered",
+                               "Label and annotation values changed to be stored (NUL or lone "
+                               "surrogate replaced, over-long value truncated).", ["reason"],
+                               registry=registry)
+        self.unknown_severity = Counter("owl_bridge_alerts_unknown_severity",
+                                        "Alerts received with a severity the contract does not "
+                                        "know, stored without SLA, by alert rule.",
+                                        ["alertname"], registry=registry)
+        self._unknown_alertnames: set[str] = set()
+        self.truncated_alerts = Counter("owl_bridge_truncated_alerts",
+                                        "Alerts Alertmanager's max_alerts left out of "
+                                        "deliveries.", registry=registry)
+        self.truncated_fetched = Counter("owl_bridge_truncated_alerts_fetched",
+                                         "Alerts left out of a delivery by max_alerts, fetched "
+                                         "from Alertmanager's API.", registry=registry)
+        for reason in (REPLACED, TRUNCATED):
+            self.altered.labels(reason)
+        for status, reason in ((400, "invalid_payload"), (401, "unauthenticated"),
+                               (413, "too_large")):
+            self.refusals.labels(str(status), reason)
         # Series exist from the start, so that increase() sees a client's first incident.
         for severity in SEVERITIES:
             self.time_to_ack.labels(severity)
@@ -75,17 +125,42 @@ class BridgeMetrics(Observer):
                 self.breaches.labels(client, severity)
 
     def created(self, incident: Incident) -> None:
-        self.incidents.labels(_client_label(incident.client), incident.severity).inc()
+        self.incidents.labels(_client_label(incident.client),
+                              severity_label(incident.severity)).inc()
+
+    def delivery_refused(self, status: int, reason: str) -> None:
+        self.refusals.labels(str(status), reason if reason in REFUSAL_REASONS else "other").inc()
+
+    def delivery_stored(self, notices: list[AlertNotice], altered: dict[str, int]) -> None:
+        """An accepted delivery: what had to change to be stored, and unknown severities."""
+        for reason, count in altered.items():
+            self.altered.labels(reason).inc(count)
+        for notice in notices:
+            if notice.unknown_severity:
+                self.unknown_severity.labels(self._unknown_alertname(notice.alertname)).inc()
+
+    def truncated(self, left_out: int, fetched: int) -> None:
+        self.truncated_alerts.inc(left_out)
+        self.truncated_fetched.inc(fetched)
+
+    def _unknown_alertname(self, alertname: str) -> str:
+        label = bounded(alertname, ALERTNAME_CHARS)
+        if label not in self._unknown_alertnames:
+            if len(self._unknown_alertnames) >= MAX_UNKNOWN_ALERTNAMES:
+                return OTHER_ALERTNAMES
+            self._unknown_alertnames.add(label)
+        return label
 
     def heartbeat(self, at: dt.datetime) -> None:
         self.watchdog.set(at.timestamp())
 
     def breached(self, incident: Incident) -> None:
-        self.breaches.labels(_client_label(incident.client), incident.severity).inc()
+        self.breaches.labels(_client_label(incident.client),
+                             severity_label(incident.severity)).inc()
 
     def acknowledged(self, incident: Incident) -> None:
         seconds = (incident.acknowledged_at - incident.started_at).total_seconds()
-        self.time_to_ack.labels(incident.severity).observe(max(seconds, 0))
+        self.time_to_ack.labels(severity_label(incident.severity)).observe(max(seconds, 0))
 
 
 class StateCollector(Collector):
@@ -127,11 +202,14 @@ class StateCollector(Collector):
                        Incident.deadline)
                 .where(Incident.state != "resolved", Incident.deadline.is_not(None),
                        Incident.sla.in_((lifecycle.PENDING, lifecycle.BREACHED)))).all()
+        open_counts = defaultdict(int)
         for client, severity, count in grouped:
-            counts.add_metric([_client_label(client), severity], count)
+            open_counts[_client_label(client), severity_label(severity)] += count
+        for labels, count in open_counts.items():
+            counts.add_metric(list(labels), count)
         for incident_id, client, severity, alertname, deadline in pending:
-            deadlines.add_metric([_client_label(client), severity, str(incident_id), alertname],
-                                 deadline.timestamp())
+            deadlines.add_metric([_client_label(client), severity_label(severity),
+                                  str(incident_id), alertname], deadline.timestamp())
         yield counts
         yield deadlines
 

@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import select
 
+from sla_bridge.api.alerts import MAX_BODY_BYTES
 from sla_bridge.storage.schema import Event
 
 from tests.support.bridge import WEBHOOK_TOKEN, alert, at, webhook
@@ -210,7 +211,7 @@ def test_a_body_that_is_not_json_is_a_400(tb):
 
 def test_a_body_over_the_size_limit_is_a_413_and_stores_nothing(tb):
     big = webhook(alert())
-    big["padding"] = "x" * (5 * 1024 * 1024)
+    big["padding"] = "x" * MAX_BODY_BYTES  # the webhook's limit (sla_bridge.api.alerts)
     response = tb.client.post("/api/v1/alerts", json=big,
                               headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"})
     assert response.status_code == 413

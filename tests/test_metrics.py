@@ -20,6 +20,11 @@ FAMILIES = {
     "owl_sla_breaches": ("counter", CLIENT_SEVERITY),
     "owl_incident_time_to_acknowledge_seconds": ("histogram", {"severity"}),
     "owl_bridge_watchdog_last_received_timestamp_seconds": ("gauge", set()),
+    "owl_bridge_deliveries_refused": ("counter", {"status", "reason"}),
+    "owl_bridge_alert_values_altered": ("counter", {"reason"}),
+    "owl_bridge_alerts_unknown_severity": ("counter", {"alertname"}),
+    "owl_bridge_truncated_alerts": ("counter", set()),
+    "owl_bridge_truncated_alerts_fetched": ("counter", set()),
     "owl_incidents_open": ("gauge", CLIENT_SEVERITY),
     "owl_incident_deadline_timestamp_seconds": (
         "gauge", {"client", "severity", "incident_id", "alertname"}),

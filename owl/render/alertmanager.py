@@ -3,8 +3,8 @@
 Route tree, under a root that notifies nobody (receiver ``null``), alerts grouped by client and
 target (``client``, ``site``, ``server``); the first matching route wins unless it says ``continue``:
 
-1. every alert -> ``owl-bridge`` (webhook, bearer token from a file, resolved alerts too);
-   ``continue`` so that routing goes on;
+1. every alert -> ``owl-bridge`` (webhook, bearer token from a file, resolved alerts too, at
+   most ``BRIDGE_MAX_ALERTS`` a delivery); ``continue`` so that routing goes on;
 2. ``Watchdog`` -> ``watchdog`` (an external dead man's switch, when configured), else nobody;
 3. clients that are suspended, or no longer monitored on the render day (terminated, trial over):
    nobody (section 9: their notifications stop; the bridge still records);
@@ -62,6 +62,12 @@ REPEAT_INTERVALS = {"critical": "1h", "major": "4h", "minor": "24h"}
 # Alert rule files whose alerts depend on the site answering: SiteDown mutes them.
 SITE_DEPENDENT_AREAS = ("cms.yml", "shop.yml")
 EXPORTER_PROBE_ALERTS = ("OwlProbeStale", "OwlProbeFailing", "OwlExporterSilent")
+# The most alerts of one group sent to the bridge in one delivery: their body stays under the
+# bridge's limit (sla_bridge.api.alerts.MAX_BODY_BYTES, 4 KiB an alert), which the bridge cannot
+# import from here; tests/test_delivery_limits.py holds the two together. Alertmanager leaves the
+# rest of a larger group out (truncatedAlerts) and the bridge fetches them from its API, rather
+# than the whole group being refused as too large, which Alertmanager would not retry.
+BRIDGE_MAX_ALERTS = 8_000
 
 
 def render_alertmanager(inventory: Inventory, profile: Profile, today: dt.date,
@@ -221,7 +227,8 @@ def site_dependent_alerts() -> list[str]:
 
 def bridge_receiver(profile: Profile) -> dict:
     url = f"http://{profile.bridge}{BRIDGE_ALERTS_PATH}"
-    return {"name": BRIDGE_RECEIVER, "webhook_configs": [webhook(url, profile.bridge_token_file)]}
+    return {"name": BRIDGE_RECEIVER,
+            "webhook_configs": [webhook(url, profile.bridge_token_file, BRIDGE_MAX_ALERTS)]}
 
 
 def on_call_receivers(receivers: Receivers) -> list[dict]:
@@ -242,9 +249,10 @@ def on_call_receiver(name: str, receiver: Receiver) -> dict:
     return config
 
 
-def webhook(url: str, token_file: str | None) -> dict:
-    """A webhook sending whole groups, resolved alerts too, with a bearer token from a file."""
-    config = {"url": url, "send_resolved": True, "max_alerts": 0}
+def webhook(url: str, token_file: str | None, max_alerts: int = 0) -> dict:
+    """A webhook sending groups (whole ones unless ``max_alerts``), resolved alerts too, with a
+    bearer token from a file."""
+    config = {"url": url, "send_resolved": True, "max_alerts": max_alerts}
     if token_file:
         config["http_config"] = {"authorization": {"credentials_file": token_file}}
     return config

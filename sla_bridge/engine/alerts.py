@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 # engine may not import; tests/test_severities.py holds the two equal).
 WATCHDOG_ALERT = "Watchdog"
 SEVERITIES = ("critical", "major", "minor")
+# Severities outside the contract: none said (the Watchdog's "none", or no label), or one the
+# contract does not know ("urgent"), which is provider-internal, without SLA: the incident keeps
+# this bounded value and the label as sent stays in its labels.
+NO_SEVERITY, UNKNOWN_SEVERITY = "none", "unknown"
 TARGET_LABELS = ("site", "server")
 
 
@@ -36,7 +40,14 @@ class AlertNotice:
 
     @property
     def severity(self) -> str:
-        return self.labels.get("severity", "").lower()
+        """A contract severity, ``""`` or ``NO_SEVERITY`` for none, else ``UNKNOWN_SEVERITY``."""
+        sent = self.labels.get("severity", "").lower()
+        return sent if sent in (*SEVERITIES, NO_SEVERITY, "") else UNKNOWN_SEVERITY
+
+    @property
+    def unknown_severity(self) -> bool:
+        """A severity label the contract does not know (not a heartbeat's "none")."""
+        return self.severity == UNKNOWN_SEVERITY
 
     @property
     def alertname(self) -> str:
