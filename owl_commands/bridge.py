@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from pathlib import Path
@@ -26,6 +27,11 @@ def register(subparsers) -> None:
     bridge.add_argument("--alertmanager.url", dest="alertmanager_url",
                         help="Alertmanager's URL, for maintenance silences (default: http:// "
                              "and the inventory's provider.stack.alertmanager)")
+    bridge.add_argument("--storage.wait-timeout", dest="storage_wait", type=_wait_timeout,
+                        default="5m", metavar="DURATION",
+                        help="how long to wait for a database server that does not answer at "
+                             "start, retrying, such as 30s or 5m; 0 fails at once "
+                             "(default %(default)s)")
     bridge.set_defaults(handler=_run_bridge)
 
     operator = subparsers.add_parser("operator", help="manage operator tokens")
@@ -64,6 +70,19 @@ def register(subparsers) -> None:
 
 def _inventory_flag(parser) -> None:
     parser.add_argument("--inventory", required=True, metavar="FILE", help="the inventory file")
+
+
+def _wait_timeout(text: str) -> float:
+    """Seconds of a ``--storage.wait-timeout`` such as ``5m``; ``0`` for none."""
+    from owl.inventory.fields import parse_duration
+
+    if text == "0":
+        return 0.0
+    try:
+        return parse_duration(text).total_seconds()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 30s, 5m or "
+                                         "0") from None
 
 
 def _fail(message: str) -> NoReturn:
@@ -126,6 +145,7 @@ def _run_bridge(args) -> int:
     from sla_bridge.auth import read_webhook_token
     from sla_bridge.notify import read_smtp_password
     from sla_bridge.server import serve
+    from sla_bridge.storage.database import DatabaseUnreachable
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -149,9 +169,15 @@ def _run_bridge(args) -> int:
         print("provider.smtp.username is set but there is no password: set OWL_SMTP_PASSWORD "
               "or provider.smtp.password_file", file=sys.stderr)
         return 1
-    serve(BridgeConfig(_creatable_database_url(args), inventory, token,
-                       alertmanager_url=args.alertmanager_url, smtp_password=smtp_password),
-          args.listen, threads=args.threads)
+    try:
+        serve(BridgeConfig(_creatable_database_url(args), inventory, token,
+                           alertmanager_url=args.alertmanager_url, smtp_password=smtp_password,
+                           storage_wait_seconds=args.storage_wait),
+              args.listen, threads=args.threads)
+    except DatabaseUnreachable as exc:
+        print(f"{exc}; the bridge is not started (--storage.wait-timeout sets how long it "
+              "waits)", file=sys.stderr)
+        return 1
     return 0
 
 

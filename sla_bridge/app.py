@@ -40,6 +40,8 @@ class BridgeConfig:
     migrate: bool = True
     alertmanager_url: str | None = None  # None: http:// + the inventory's stack.alertmanager
     smtp_password: str | None = None
+    # How long to wait for a database server that does not answer yet (0: fail at once).
+    storage_wait_seconds: float = 0.0
 
 
 class Bridge:
@@ -49,6 +51,7 @@ class Bridge:
         self.config = config
         self.clock = config.clock
         self.db = Database(config.database_url)
+        self.db.wait_until_reachable(config.storage_wait_seconds)
         if config.migrate:
             self.db.upgrade()
         self.registry = CollectorRegistry()

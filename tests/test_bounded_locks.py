@@ -40,7 +40,7 @@ def big_delivery(count: int) -> dict:
 
 def test_one_delivery_of_50000_distinct_fingerprints_is_stored_whole(database_url):
     payload = big_delivery(FINGERPRINTS)
-    # the body (about 17 MB) is beyond the 4 MiB default: the limit is not what this tests
+    # a body of about 17 MB: the body limit is not what this tests
     config = BridgeConfig(database_url, parse_inventory(INVENTORY, "test-inventory.yml"),
                           WEBHOOK_TOKEN, clock=Clock(NOW), max_body_bytes=64 * 1024 * 1024)
     app = create_app(config)

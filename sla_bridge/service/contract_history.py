@@ -18,7 +18,7 @@ from sla_bridge.engine.ledger import month_bounds
 from sla_bridge.engine.terms import ClientTerms
 from sla_bridge.service.errors import NotFound
 from sla_bridge.service.incident_status import Terms
-from sla_bridge.storage.queries import latest_contract_snapshots
+from sla_bridge.storage.queries import latest_contract_snapshots, lock_contract_history
 from sla_bridge.storage.schema import Deletion, Event
 
 
@@ -31,7 +31,10 @@ def record_changed_contracts(session: Session, terms: Terms,
     """Record the terms of each client that differ from the last recorded; return the clients.
 
     Not for a client whose data was deleted (section 9): only the deletion record stays.
+    Replicas starting together each call this: the lock makes them take turns, and the history
+    is read under it, so the second finds the first's snapshots and records nothing.
     """
+    lock_contract_history(session)
     changed = []
     recorded = latest_contract_snapshots(session)
     deleted = set(session.scalars(select(Deletion.client)))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import time
 from collections.abc import Iterator
 from importlib import resources
 
@@ -12,8 +14,21 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger("owl.bridge")
+
+# The lock replicas take turns under to migrate (class and key of a two-key advisory lock; the
+# other classes are in sla_bridge.storage.queries).
+MIGRATION_LOCK = (0x6F776C00, 0)
+# While the database is unreachable, retries come after 1, 2, 4 s, then every RETRY_MAX_SECONDS.
+RETRY_MAX_SECONDS = 5.0
+
+
+class DatabaseUnreachable(Exception):
+    """The database did not answer within the time given to wait for it."""
 
 
 class Database:
@@ -54,12 +69,52 @@ class Database:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
+    @property
+    def safe_url(self) -> str:
+        """The URL without its password, for logs and messages."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def wait_until_reachable(self, timeout: float) -> None:
+        """Return once the database answers, retrying with a log line for up to ``timeout``
+        seconds; then raise :class:`DatabaseUnreachable`.
+
+        A bridge may start before its database server (a host's boot, a failover, a container
+        started first) and should not exit for it. An SQLite file is local: there is nothing
+        to wait for, so it fails at once.
+        """
+        if self.dialect == "sqlite":
+            timeout = 0
+        deadline = time.monotonic() + timeout
+        delay = 1.0
+        while True:
+            try:
+                self.ping()
+                return
+            except OperationalError as exc:
+                reason = _first_line(exc)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                waited = f" (waited {timeout:g}s)" if timeout else ""
+                raise DatabaseUnreachable(
+                    f"database unreachable at {self.safe_url}{waited}: {reason}")
+            pause = min(delay, remaining)
+            log.warning("database unreachable at %s (%s), retrying in %.0fs",
+                        self.safe_url, reason, pause)
+            time.sleep(pause)
+            delay = min(delay * 2, RETRY_MAX_SECONDS)
+
     def upgrade(self) -> None:
-        """Bring the schema to the latest migration (creates it on an empty database)."""
-        with self.engine.begin() as connection:
-            config = _alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        """Bring the schema to the latest migration (creates it on an empty database).
+
+        Replicas starting together take turns, or both would create the tables and one fail:
+        on PostgreSQL under an advisory lock held by the migration's session, on SQLite in one
+        ``BEGIN IMMEDIATE`` transaction. The next one finds the schema current.
+        """
+        with self.engine.connect() as connection, _migration_lock(connection):
+            with connection.execution_options(owl_write=True).begin():
+                config = _alembic_config()
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
 
     def is_current(self) -> bool:
         with self.engine.connect() as connection:
@@ -69,6 +124,37 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@contextlib.contextmanager
+def _migration_lock(connection: Connection) -> Iterator[None]:
+    """Hold :data:`MIGRATION_LOCK` on PostgreSQL for the block, at the session's level so that
+    it outlives the transactions in it."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    keys = dict(zip(("lock_class", "key"), MIGRATION_LOCK))
+    connection.execute(_LOCK_SESSION, keys)
+    connection.commit()
+    try:
+        yield
+    except BaseException:
+        connection.invalidate()  # ending the session releases its lock, whatever state it is in
+        raise
+    connection.execute(_UNLOCK_SESSION, keys)
+    connection.commit()
+
+
+_LOCK_SESSION = text("SELECT pg_advisory_lock(CAST(:lock_class AS integer), "
+                     "CAST(:key AS integer))")
+_UNLOCK_SESSION = text("SELECT pg_advisory_unlock(CAST(:lock_class AS integer), "
+                       "CAST(:key AS integer))")
+
+
+def _first_line(exc: OperationalError) -> str:
+    """The driver's reason, without SQLAlchemy's statement and link."""
+    message = str(exc.orig if exc.orig is not None else exc).strip()
+    return message.splitlines()[0] if message else exc.__class__.__name__
 
 
 def _alembic_config() -> Config:
