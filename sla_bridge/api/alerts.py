@@ -8,7 +8,7 @@ Sizes agree with Alertmanager's. Its webhook notifier sends a whole group in one
 ``max_alerts`` only the first alerts of it, saying how many it left out (``truncatedAlerts``);
 those are not sent later either. The rendered receiver (``owl.render.alertmanager``) sets
 ``max_alerts`` to ``BRIDGE_MAX_ALERTS`` so that a group's body stays under ``MAX_BODY_BYTES``
-(4 KiB an alert, five times what Prometheus' alerts weigh, generatorURL included). When a
+(4 KiB an alert, about five times what Prometheus' alerts weigh, generatorURL included). When a
 delivery says alerts were left out, the bridge fetches the group's firing alerts from
 Alertmanager's API v2 and stores them before answering; Alertmanager unreachable then is a 503,
 and its retry stores the rest. Resolutions left out cannot be fetched (the API lists no resolved
