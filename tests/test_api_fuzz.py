@@ -219,3 +219,38 @@ def test_the_bridge_answers_every_fuzzed_request_as_its_openapi_says_without_a_5
         response = case.call(base_url=fuzzed_bridge.url, headers=headers, timeout=30)
         FUZZED[fuzzed_bridge.database][case.operation.label, response.status_code] += 1
         case.validate_response(response, checks=CHECKS, headers=headers)
+
+
+# What the fuzz found, each pinned on SQLite and PostgreSQL.
+
+WINDOW = {"client": "acme", "starts_at": "2025-03-12T08:00:00Z", "ends_at": "2025-03-12T10:00:00Z",
+          "description": "PHP 8.3"}
+
+
+@pytest.mark.parametrize("unstorable", ["\x00", "\ud800"])
+@pytest.mark.parametrize("path, body, field", [
+    ("/api/v1/incidents/1/exclusion", {"reason": "hardware", "note": "disk {}"}, "note"),
+    ("/api/v1/maintenances", {**WINDOW, "description": "PHP {}"}, "description"),
+    ("/api/v1/maintenances", {**WINDOW, "targets": ["shop", "w{}"]}, "targets[1]"),
+])
+def test_an_operators_text_no_database_stores_is_a_400_naming_its_field(
+        tb, unstorable, path, body, field):
+    """A NUL byte was a 503 on PostgreSQL (which Alertmanager-like clients retry forever), a
+    lone surrogate a 500 on both databases."""
+    tb.post_alerts(alert())
+    sent = {key: (value.format(unstorable) if isinstance(value, str) else
+                  [item.format(unstorable) for item in value] if isinstance(value, list)
+                  else value) for key, value in body.items()}
+    response = tb.as_operator("POST", path, json=sent)
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.json["field"] == field
+
+
+def test_a_body_nested_deeper_than_the_json_parser_goes_is_a_400_not_a_500(tb):
+    deep = '{"reason": "hardware", "note": ' + "[" * 5000 + "]" * 5000 + "}"
+    for path, token in (("/api/v1/incidents/1/exclusion", tb.operator_token),
+                        ("/api/v1/alerts", WEBHOOK_TOKEN)):
+        response = tb.client.post(path, data=deep, content_type="application/json",
+                                  headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 400, (path, response.get_data(as_text=True))
+        assert "deep" in response.json["error"]

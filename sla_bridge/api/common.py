@@ -9,9 +9,9 @@ import re
 
 from flask import current_app, g, jsonify, request
 
-from sla_bridge.auth import bearer_token
+from sla_bridge.auth import WEBHOOK, bearer_token
 from sla_bridge.engine.ledger import MONTH
-from sla_bridge.webhook import PayloadError, parse_time
+from sla_bridge.webhook import REPLACEMENT, UNSTORABLE, PayloadError, parse_time
 
 MAX_ID = 2**63 - 1  # a 64-bit signed integer: the id columns of SQLite and PostgreSQL
 DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: str.isdigit also accepts '²'
@@ -68,12 +68,49 @@ def requires(*kinds: str):
 
 
 def json_body() -> dict:
-    payload = request.get_json(silent=True)
+    """The body's JSON object.
+
+    Text no database stores (a NUL byte: PostgreSQL; a lone surrogate: SQLite's driver and
+    PostgreSQL's) is a 400 naming its field for operators, who can send it again without;
+    Alertmanager never retries a 4xx, so ``sla_bridge.webhook`` stores its deliveries' instead.
+    """
+    try:
+        payload = request.get_json(silent=True)
+    except RecursionError:  # the parser's, a few thousand arrays or objects deep
+        raise ApiError(400, "the body's JSON nests too deep") from None
     if payload is None:
         raise ApiError(400, "the body must be valid JSON (Content-Type: application/json)")
     if not isinstance(payload, dict):
         raise ApiError(400, "the body must be a JSON object")
+    principal = g.get("principal")
+    if principal is None or principal.kind != WEBHOOK:
+        where = _unstorable(payload)
+        if where:
+            raise ApiError(400, "text with a NUL byte or a lone surrogate cannot be stored",
+                           where)
     return payload
+
+
+def _unstorable(payload: dict) -> str | None:
+    """The field of a key or string in ``payload`` that no database stores, if one is.
+
+    A loop, not a recursion: the body may nest as deep as the JSON parser allows.
+    """
+    pending = [("", payload)]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str) and UNSTORABLE.search(value):
+            return where
+        if isinstance(value, dict):
+            for key, item in reversed(value.items()):
+                path = f"{where}.{key}" if where else key
+                if UNSTORABLE.search(key):
+                    return UNSTORABLE.sub(REPLACEMENT, path)
+                pending.append((path, item))
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{index}]", item)
+                           for index, item in reversed(list(enumerate(value))))
+    return None
 
 
 def whole_number(raw: str, maximum: int = MAX_ID) -> int | None:
