@@ -39,7 +39,8 @@ from tests.support.processes import free_port, running, wait_for_http
 EXAMPLES = int(os.environ.get("OWL_FUZZ_EXAMPLES", "100"))
 SEED = 20250307
 CLIENTS = ("acme", "globex", "trial")
-OPEN_PATHS = ("/healthz", "/metrics", "/api/v1/openapi.yml")
+OPEN_PATHS = ("/healthz", "/api/v1/openapi.yml")
+SCRAPE_TOKEN = "test-scrape-token"  # /metrics' own token, for Prometheus
 # Ids the seed's incidents and windows get on an empty database, for the fuzzer to draw from.
 SEEDED_IDS = range(1, 13)
 # requests sent, by database, then operation and status; printed when the bridge stops
@@ -74,6 +75,8 @@ class FuzzedBridge:
     def tokens_for(self, path: str) -> list[str | None]:
         if path in OPEN_PATHS:
             return [None]
+        if path == "/metrics":
+            return [SCRAPE_TOKEN]
         tokens = [self.operator, self.client]
         return [WEBHOOK_TOKEN, *tokens] if path == "/api/v1/alerts" else tokens
 
@@ -145,7 +148,8 @@ def fuzzed_bridge(request, tmp_path_factory):
                    "--inventory", str(inventory), "--database", database_url,
                    "--web.listen-address", f"127.0.0.1:{port}",
                    "--alertmanager.url", alertmanager.url]
-        env = {"OWL_WEBHOOK_TOKEN": WEBHOOK_TOKEN, "PATH": "/usr/bin:/bin"}
+        env = {"OWL_WEBHOOK_TOKEN": WEBHOOK_TOKEN, "OWL_SCRAPE_TOKEN": SCRAPE_TOKEN,
+               "PATH": "/usr/bin:/bin"}
         with running(command, tmp_path / "bridge.log", env=env) as process:
             url = f"http://127.0.0.1:{port}"
             wait_for_http(f"{url}/healthz", process=process)
