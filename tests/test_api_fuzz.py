@@ -57,10 +57,10 @@ def method_not_allowed_says_allow(ctx: CheckContext, response: Response, case: C
 
 # not_a_server_error: storage and Alertmanager are up for the whole run, so a 502 or a 503 is as
 # much a bug as a 500.
-CHECKS = [not_a_server_error, openapi_checks.status_code_conformance, openapi_checks.content_type_conformance,
-          openapi_checks.response_headers_conformance,
+CHECKS = [not_a_server_error, openapi_checks.status_code_conformance,
+          openapi_checks.content_type_conformance, openapi_checks.response_headers_conformance,
           openapi_checks.response_schema_conformance, openapi_checks.unsupported_method,
-          method_not_allowed_says_allow]
+          openapi_checks.allow_header_conformance, method_not_allowed_says_allow]
 
 
 @dataclass
