@@ -42,6 +42,10 @@ class StatePaths:
         return self.root / "secrets" / "bridge-webhook-token"
 
     @property
+    def scrape_token_file(self) -> Path:
+        return self.root / "secrets" / "bridge-scrape-token"
+
+    @property
     def operator_token_file(self) -> Path:
         return self.root / "secrets" / "demo-operator-token"
 

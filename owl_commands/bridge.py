@@ -22,6 +22,10 @@ def register(subparsers) -> None:
     bridge.add_argument("--webhook.token-file", dest="webhook_token_file",
                         help="file holding Alertmanager's bearer token "
                              "(OWL_WEBHOOK_TOKEN in the environment wins)")
+    bridge.add_argument("--scrape.token-file", dest="scrape_token_file",
+                        help="file holding the bearer token /metrics requires of Prometheus "
+                             "(OWL_SCRAPE_TOKEN in the environment wins); without one, /metrics "
+                             "refuses every scrape")
     bridge.add_argument("--web.threads", dest="threads", type=int, default=16,
                         help="WSGI worker threads (default %(default)s)")
     bridge.add_argument("--alertmanager.url", dest="alertmanager_url",
@@ -142,7 +146,7 @@ def _creatable_database_url(args) -> str:
 
 def _run_bridge(args) -> int:
     from sla_bridge.app import BridgeConfig
-    from sla_bridge.auth import read_webhook_token
+    from sla_bridge.auth import SCRAPE, read_secret, read_webhook_token
     from sla_bridge.notify import read_smtp_password
     from sla_bridge.server import serve
     from sla_bridge.storage.database import DatabaseUnreachable
@@ -159,6 +163,11 @@ def _run_bridge(args) -> int:
         print("no webhook token: set OWL_WEBHOOK_TOKEN or pass --webhook.token-file",
               file=sys.stderr)
         return 1
+    try:
+        scrape_token = read_secret(SCRAPE, args.scrape_token_file)
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the scrape token: {exc}", file=sys.stderr)
+        return 1
     smtp = inventory.provider.smtp
     try:
         smtp_password = read_smtp_password(smtp)
@@ -172,7 +181,7 @@ def _run_bridge(args) -> int:
     try:
         serve(BridgeConfig(_creatable_database_url(args), inventory, token,
                            alertmanager_url=args.alertmanager_url, smtp_password=smtp_password,
-                           storage_wait_seconds=args.storage_wait),
+                           storage_wait_seconds=args.storage_wait, scrape_token=scrape_token),
               args.listen, threads=args.threads)
     except DatabaseUnreachable as exc:
         print(f"{exc}; the bridge is not started (--storage.wait-timeout sets how long it "

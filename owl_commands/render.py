@@ -8,8 +8,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from owl.render import RenderOptions, render, write_rendered
-from owl.render.profile import DEFAULT_TOKEN_FILE, PROFILES
-from owl.render.webhook_token import TokenFileError, ensure_token_file
+from owl.render.profile import DEFAULT_SCRAPE_TOKEN_FILE, DEFAULT_TOKEN_FILE, PROFILES
+from owl.render.webhook_token import TokenFileError, check_token_file, ensure_token_file
 from owl_commands.common import date_argument, deprecated_spelling, inventory_or_exit
 
 
@@ -28,6 +28,10 @@ def register(subparsers) -> None:
         help=f"the bridge's webhook bearer token (default: DIR/{DEFAULT_TOKEN_FILE}); created "
         "with a random token if missing")
     deprecated_spelling(parser, "--webhook-token-file", token_file)
+    parser.add_argument(
+        "--scrape.token-file", dest="scrape_token_file", metavar="PATH", type=Path,
+        help="the token Prometheus scrapes the bridge's /metrics with (default: "
+        f"DIR/{DEFAULT_SCRAPE_TOKEN_FILE}); created with a random token if missing")
     parser.add_argument("--profile", choices=PROFILES, default="local",
                         help="local processes (default) or docker-compose services")
     parser.add_argument("--now", metavar="YYYY-MM-DD", type=date_argument,
@@ -40,11 +44,15 @@ def run_render(args) -> int:
     inventory = inventory_or_exit(args.inventory, ": nothing rendered")
     today = args.now or dt.datetime.now(ZoneInfo(inventory.provider.timezone)).date()
     options = RenderOptions(out_dir=args.out, today=today, profile=args.profile,
-                            webhook_token_file=args.webhook_token_file)
+                            webhook_token_file=args.webhook_token_file,
+                            scrape_token_file=args.scrape_token_file)
     files = render(inventory, options)
+    mode = 0o644 if options.profile == "compose" else 0o600
+    tokens = (("webhook", options.token_file), ("scrape", options.scrape_token_path))
     try:
-        created = ensure_token_file(options.token_file,
-                                    0o644 if options.profile == "compose" else 0o600)
+        for what, path in tokens:  # both checked before either is created
+            check_token_file(path, what)
+        created = [(what, path) for what, path in tokens if ensure_token_file(path, mode, what)]
         write_rendered(files, args.out)
     except (TokenFileError, OSError) as exc:
         print(f"owl config render: {exc}", file=sys.stderr)
@@ -53,7 +61,8 @@ def run_render(args) -> int:
     return 0
 
 
-def _report(inventory, options: RenderOptions, file_count: int, token_created: bool) -> None:
+def _report(inventory, options: RenderOptions, file_count: int,
+            tokens_created: list[tuple[str, Path]]) -> None:
     monitored = inventory.monitored_clients(options.today)
     print(f"rendered {file_count} files into {options.out_dir} (profile {options.profile}, "
           f"{options.today.isoformat()}): {len(monitored)} of {len(inventory.clients)} "
@@ -62,5 +71,5 @@ def _report(inventory, options: RenderOptions, file_count: int, token_created: b
         reason = client.contract.unmonitored_reason(options.today)
         if reason:
             print(f"  not monitored: {client.id} ({reason})")
-    if token_created:
-        print(f"created the webhook token file {options.token_file}")
+    for what, path in tokens_created:
+        print(f"created the {what} token file {path}")

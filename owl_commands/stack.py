@@ -92,8 +92,9 @@ def services(inventory: Inventory, paths: StatePaths, inventory_path: Path, demo
         Service("owl-bridge", _owl(
             "bridge", "--inventory", str(inventory_path), "--database", paths.database_url,
             "--web.listen-address", stack.bridge,
-            "--webhook.token-file", str(paths.webhook_token_file)),
-            f"http://{stack.bridge}/healthz", f"http://{stack.bridge}/api/v1/incidents"),
+            "--webhook.token-file", str(paths.webhook_token_file),
+            "--scrape.token-file", str(paths.scrape_token_file)),
+            f"http://{stack.bridge}/readyz", f"http://{stack.bridge}/api/v1/incidents"),
         Service("demo-site", _owl(
             "demo", "site", "--web.listen-address", demo_site, "--state", str(paths.root)),
             f"http://{demo_site}/", f"http://{demo_site}/"),
@@ -132,8 +133,10 @@ def render_config(inventory: Inventory, paths: StatePaths) -> None:
     from owl.render.webhook_token import ensure_token_file
 
     today = inventory.today(utc_now())
-    options = RenderOptions(paths.config, today, webhook_token_file=paths.webhook_token_file)
+    options = RenderOptions(paths.config, today, webhook_token_file=paths.webhook_token_file,
+                            scrape_token_file=paths.scrape_token_file)
     ensure_token_file(paths.webhook_token_file)
+    ensure_token_file(paths.scrape_token_file, what="scrape")
     write_rendered(render(inventory, options), paths.config)
 
 

@@ -26,6 +26,7 @@ from sla_bridge.metrics import BridgeMetrics, StateCollector
 from sla_bridge.notify import Notifier
 from sla_bridge.service import IngestResult, SlaService
 from sla_bridge.storage.database import Database
+from sla_bridge.storage.probe import HealthProbe
 
 log = logging.getLogger("owl.bridge")
 
@@ -40,6 +41,7 @@ class BridgeConfig:
     migrate: bool = True
     alertmanager_url: str | None = None  # None: http:// + the inventory's stack.alertmanager
     smtp_password: str | None = None
+    scrape_token: str | None = None  # None: /metrics answers 401 to everyone
     # How long to wait for a database server that does not answer yet (0: fail at once).
     storage_wait_seconds: float = 0.0
 
@@ -65,6 +67,10 @@ class Bridge:
             self.service, {c.id: [site.id for site in c.sites] for c in config.inventory.clients},
             ZoneInfo(config.inventory.provider.timezone)))
         self.tokens = TokenStore(self.db, config.webhook_token)
+        self.health = HealthProbe(self.db, self.clock)
+        if config.scrape_token is None:
+            log.warning("no scrape token (OWL_SCRAPE_TOKEN, --scrape.token-file): /metrics "
+                        "refuses every scrape and Prometheus will report the bridge down")
         self.notifier = Notifier(self.db, config.inventory,
                                  lambda client: self.service.terms.get(client), self.clock,
                                  config.smtp_password)

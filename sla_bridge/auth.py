@@ -1,5 +1,6 @@
-"""Bearer tokens: the webhook's (from the environment or a file) and those of operators and
-clients (random, shown once, kept only as a SHA-256 digest). Tokens are never logged."""
+"""Bearer tokens: the webhook's and the scrape token (from the environment or a file) and those
+of operators and clients (random, shown once, kept only as a SHA-256 digest). Tokens are never
+logged."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sla_bridge.storage.database import Database
 from sla_bridge.storage.schema import Token
 
 OPERATOR, CLIENT, WEBHOOK = "operator", "client", "webhook"
+SCRAPE = "scrape"  # Prometheus scraping /metrics: not a principal, see api/ops.py
 _PREFIX = {OPERATOR: "owlo_", CLIENT: "owlc_"}
 
 
@@ -41,17 +43,26 @@ def bearer_token(header: str | None) -> str | None:
     return token.strip() or None
 
 
-def read_webhook_token(token_file: str | None) -> str | None:
-    """``OWL_WEBHOOK_TOKEN`` wins over the file; the file holds the token on its first line."""
-    token = os.environ.get("OWL_WEBHOOK_TOKEN")
+# The environment variable of each secret the bridge reads at start, beside its file option.
+SECRET_VARIABLES = {WEBHOOK: "OWL_WEBHOOK_TOKEN", SCRAPE: "OWL_SCRAPE_TOKEN"}
+
+
+def read_secret(kind: str, token_file: str | None) -> str | None:
+    """The ``kind`` secret (webhook or scrape): its environment variable wins over the file; the
+    file holds the token on its first line."""
+    token = os.environ.get(SECRET_VARIABLES[kind])
     if token:
         return token.strip()
     if token_file:
         text = Path(token_file).read_text(encoding="utf-8").strip()
         if not text:
-            raise ValueError(f"{token_file}: the webhook token file is empty")
+            raise ValueError(f"{token_file}: the {kind} token file is empty")
         return text.splitlines()[0].strip()
     return None
+
+
+def read_webhook_token(token_file: str | None) -> str | None:
+    return read_secret(WEBHOOK, token_file)
 
 
 class TokenStore:

@@ -115,11 +115,13 @@ def test_the_rules_fire_on_real_metrics_for_monitored_contracts_only(tmp_path: P
         # rendered while every contract still ran: the rules, not the targets, must leave the
         # ended ones out
         options = RenderOptions(out, today - dt.timedelta(days=35),
-                                webhook_token_file=tmp_path / "token")
+                                webhook_token_file=tmp_path / "token",
+                                scrape_token_file=tmp_path / "scrape-token")
         (tmp_path / "token").write_text("token\n", encoding="utf-8")
+        (tmp_path / "scrape-token").write_text("scrape-token\n", encoding="utf-8")
         write_rendered(render(inventory, options), out)
         bridge = create_app(BridgeConfig(f"sqlite:///{tmp_path / 'bridge.db'}", inventory,
-                                         "token"))
+                                         "token", scrape_token="scrape-token"))
         prometheus = f"http://127.0.0.1:{ports['prometheus']}"
         with serving(bridge, ports["bridge"]), \
                 running([binaries["prometheus-blackbox-exporter"],

@@ -219,7 +219,8 @@ def test_a_body_over_the_size_limit_is_a_413_and_stores_nothing(tb):
 
 
 def test_healthz_answers_ok(tb):
-    assert tb.client.get("/healthz").json == {"status": "ok"}
+    assert tb.client.get("/healthz").json == {"status": "ok", "database": "reachable",
+                                              "writes": "ok"}
 
 
 def test_the_openapi_description_is_served(tb):

@@ -24,7 +24,7 @@ from owl_commands import cli
 from owl_commands.grafana_sync import CLIENT_HEADER, DEFAULT_LABEL_PROXY_URL
 from owl.render.alertmanager import BRIDGE_RECEIVER
 from owl.render.grafana import DASHBOARD_PROVIDER_PATH, DASHBOARDS_DIR, DATASOURCE_PATH
-from owl.render.profile import COMPOSE_MOUNTS, DEFAULT_TOKEN_FILE
+from owl.render.profile import COMPOSE_MOUNTS, DEFAULT_SCRAPE_TOKEN_FILE, DEFAULT_TOKEN_FILE
 from owl.render.prometheus import FLAGS_PATH
 from owl.tsdb_retention import MINIMUM, parse_retention
 
@@ -164,7 +164,7 @@ def grafana_reads(rendered: Path, command: list[str]) -> list[str]:
 
 def bridge_reads(rendered: Path, command: list[str]) -> list[str]:
     return [flag(command, "--inventory"), flag(command, "--webhook.token-file"),
-            sqlite_file(flag(command, "--database"))]
+            flag(command, "--scrape.token-file"), sqlite_file(flag(command, "--database"))]
 
 
 READS = {
@@ -275,6 +275,16 @@ def test_alertmanager_and_the_bridge_read_the_same_rendered_webhook_token(compos
     expected = host_path(compose, "owl-bridge", flag(compose["services"]["owl-bridge"]["command"],
                                                      "--webhook.token-file"))
     assert sent == expected == rendered / DEFAULT_TOKEN_FILE
+
+
+def test_prometheus_scrapes_the_bridge_with_the_scrape_token_the_bridge_reads(compose, rendered):
+    prometheus = load(rendered / "prometheus" / "prometheus.yml")
+    [job] = [job for job in prometheus["scrape_configs"] if job["job_name"] == "owl_bridge"]
+    sent = host_path(compose, "prometheus", job["authorization"]["credentials_file"])
+    expected = host_path(compose, "owl-bridge", flag(compose["services"]["owl-bridge"]["command"],
+                                                     "--scrape.token-file"))
+    assert sent == expected == rendered / DEFAULT_SCRAPE_TOKEN_FILE
+    assert sent.read_text(encoding="utf-8").strip()
 
 
 def test_the_inventory_is_mounted_read_only_into_the_owl_services(compose):

@@ -119,22 +119,31 @@ def test_the_installed_exporter_and_bridge_serve_metrics_and_health(installed_ow
     exporter, bridge = free_port(), free_port()
     token_file = tmp_path / "webhook-token"
     token_file.write_text("a-webhook-token\n")
+    scrape_token_file = tmp_path / "scrape-token"
+    scrape_token_file.write_text("a-scrape-token\n")
     with running([installed_owl.owl, "exporter", "--inventory", inventory,
                   "--web.listen-address", f"127.0.0.1:{exporter}"], tmp_path / "exporter.log",
                  cwd=installed_owl.workdir) as exporter_process, \
          running([installed_owl.owl, "bridge", "--inventory", inventory,
                   "--database", f"sqlite:///{tmp_path / 'bridge.db'}",
                   "--web.listen-address", f"127.0.0.1:{bridge}",
-                  "--webhook.token-file", str(token_file)], tmp_path / "bridge.log",
+                  "--webhook.token-file", str(token_file),
+                  "--scrape.token-file", str(scrape_token_file)], tmp_path / "bridge.log",
                  cwd=installed_owl.workdir) as bridge_process:
-        for port, process, metric in ((exporter, exporter_process, "owl_probe_success"),
-                                      (bridge, bridge_process, "owl_incidents_open")):
+        for port, process, metric, headers in (
+                (exporter, exporter_process, "owl_probe_success", {}),
+                (bridge, bridge_process, "owl_incidents_open",
+                 {"Authorization": "Bearer a-scrape-token"})):
             health = wait_for_http(f"http://127.0.0.1:{port}/healthz", timeout=60,
                                    process=process)
             assert health.status_code == 200
-            metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10)
+            metrics = requests.get(f"http://127.0.0.1:{port}/metrics", headers=headers,
+                                   timeout=10)
             assert metrics.status_code == 200
             assert metric in metrics.text
+        ready = requests.get(f"http://127.0.0.1:{bridge}/readyz", timeout=10)
+        assert ready.json()["status"] == "ok"
+        assert requests.get(f"http://127.0.0.1:{bridge}/metrics", timeout=10).status_code == 401
 
 
 # --- the lock --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from prometheus_client import generate_latest
 from sla_bridge.engine.alerts import SEVERITIES
 from sla_bridge.engine.lifecycle import SLA_STATUSES
 from tests.support.binaries import require_binary
-from tests.support.bridge import alert, at
+from tests.support.bridge import SCRAPE_TOKEN, alert, at
 
 CLIENT_SEVERITY = {"client", "severity"}
 # family -> its type and the labels of each of its series (a histogram's buckets add "le")
@@ -127,7 +127,8 @@ def test_metrics_show_open_incidents_deadlines_and_contracts(tb):
     assert registry.get_sample_value(
         "owl_client_contract_info",
         {"client": "acme", "tier": "3", "support_24_7": "true", "status": "active"}) == 1
-    assert b"owl_incidents_open" in tb.client.get("/metrics").data
+    scraped = tb.client.get("/metrics", headers={"Authorization": f"Bearer {SCRAPE_TOKEN}"})
+    assert b"owl_incidents_open" in scraped.data
 
 
 def test_the_time_to_acknowledge_is_observed_in_seconds_from_the_clock_start(tb):

@@ -21,7 +21,8 @@ import yaml
 from owl_commands import cli
 from owl.inventory import load_inventory
 from owl_commands.render import register
-from owl.render.profile import COMPOSE_MOUNTS, COMPOSE_SERVICES, DEFAULT_TOKEN_FILE
+from owl.render.profile import (COMPOSE_MOUNTS, COMPOSE_SERVICES, DEFAULT_SCRAPE_TOKEN_FILE,
+                                DEFAULT_TOKEN_FILE)
 from tests.support.binaries import require_binary
 
 REPO = Path(__file__).resolve().parent.parent
@@ -65,8 +66,14 @@ def golden_files(directory: Path) -> dict[str, str]:
             if not relative.startswith(NOT_GOLDEN) or relative == GENERATED_RULES}
 
 
-def token_of(out: Path) -> str:
-    return (out / DEFAULT_TOKEN_FILE).read_text(encoding="utf-8")
+def token_of(out: Path, relative: str = DEFAULT_TOKEN_FILE) -> str:
+    return (out / relative).read_text(encoding="utf-8")
+
+
+def scrape_job(out: Path) -> dict:
+    prometheus = yaml.safe_load((out / "prometheus" / "prometheus.yml").read_text())
+    [job] = [job for job in prometheus["scrape_configs"] if job["job_name"] == "owl_bridge"]
+    return job
 
 
 @pytest.fixture(scope="module")
@@ -111,26 +118,34 @@ def test_rule_and_dashboard_copies_are_their_sources(rendered, case):
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_the_token_appears_in_no_rendered_file(rendered, case):
-    token = token_of(rendered[case])
+@pytest.mark.parametrize("secret", [DEFAULT_TOKEN_FILE, DEFAULT_SCRAPE_TOKEN_FILE])
+def test_the_token_appears_in_no_rendered_file(rendered, case, secret):
+    token = token_of(rendered[case], secret)
     assert len(token) >= 40
     for relative, text in files_under(rendered[case]).items():
-        if relative != DEFAULT_TOKEN_FILE:
+        if relative != secret:
             assert token not in text, relative
 
 
-def test_the_token_and_its_directory_are_private(rendered):
+def test_the_webhook_and_scrape_tokens_differ(rendered):
+    assert token_of(rendered["fixture"]) != token_of(rendered["fixture"],
+                                                      DEFAULT_SCRAPE_TOKEN_FILE)
+
+
+@pytest.mark.parametrize("secret", [DEFAULT_TOKEN_FILE, DEFAULT_SCRAPE_TOKEN_FILE])
+def test_the_token_and_its_directory_are_private(rendered, secret):
     out = rendered["fixture"]
-    assert stat.S_IMODE((out / DEFAULT_TOKEN_FILE).stat().st_mode) == 0o600
-    assert stat.S_IMODE((out / DEFAULT_TOKEN_FILE).parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE((out / secret).stat().st_mode) == 0o600
+    assert stat.S_IMODE((out / secret).parent.stat().st_mode) == 0o700
     assert stat.S_IMODE((out / "prometheus" / "prometheus.yml").stat().st_mode) == 0o644
 
 
+@pytest.mark.parametrize("secret", [DEFAULT_TOKEN_FILE, DEFAULT_SCRAPE_TOKEN_FILE])
 def test_the_compose_token_is_readable_by_the_containers_users_behind_a_private_directory(
-        rendered):
+        rendered, secret):
     out = rendered["fixture-compose"]
-    assert stat.S_IMODE((out / DEFAULT_TOKEN_FILE).stat().st_mode) == 0o644
-    assert stat.S_IMODE((out / DEFAULT_TOKEN_FILE).parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE((out / secret).stat().st_mode) == 0o644
+    assert stat.S_IMODE((out / secret).parent.stat().st_mode) == 0o700
 
 
 # --- the real binaries accept what is rendered ------------------------------------------------
@@ -236,6 +251,19 @@ def test_compose_profile_uses_service_names_and_container_paths(rendered):
     assert bridge["url"] == f"http://{COMPOSE_SERVICES['bridge']}/api/v1/alerts"
     assert bridge["http_config"]["authorization"]["credentials_file"] == \
         COMPOSE_MOUNTS[DEFAULT_TOKEN_FILE]
+    assert scrape_job(out)["authorization"] == {
+        "credentials_file": COMPOSE_MOUNTS[DEFAULT_SCRAPE_TOKEN_FILE]}
+
+
+def test_prometheus_scrapes_the_bridge_with_the_scrape_token_file_relative_to_its_config(
+        rendered):
+    out = rendered["fixture"]
+    credentials = scrape_job(out)["authorization"]["credentials_file"]
+    assert (out / "prometheus" / credentials).resolve() == \
+        (out / DEFAULT_SCRAPE_TOKEN_FILE).resolve()
+    others = [job for job in yaml.safe_load((out / "prometheus" / "prometheus.yml").read_text())[
+        "scrape_configs"] if "authorization" in job]
+    assert [job["job_name"] for job in others] == ["owl_bridge"]
 
 
 # --- the command -------------------------------------------------------------------------------
@@ -262,7 +290,9 @@ def test_a_new_token_is_announced_by_path_only(tmp_path, capsys):
     assert render_case(EXAMPLE, out) == 0
     output = capsys.readouterr()
     assert f"created the webhook token file {out / DEFAULT_TOKEN_FILE}\n" in output.out
+    assert f"created the scrape token file {out / DEFAULT_SCRAPE_TOKEN_FILE}\n" in output.out
     assert token_of(out) not in output.out + output.err
+    assert token_of(out, DEFAULT_SCRAPE_TOKEN_FILE) not in output.out + output.err
 
 
 def test_an_existing_token_file_is_reused(tmp_path, capsys):
@@ -271,7 +301,7 @@ def test_an_existing_token_file_is_reused(tmp_path, capsys):
     out = tmp_path / "out"
     assert render_case(EXAMPLE, out, "local", "--webhook.token-file", str(token_file)) == 0
     assert token_file.read_text(encoding="utf-8") == "an-existing-token-of-some-length\n"
-    assert not (out / "secrets").exists()
+    assert not (out / DEFAULT_TOKEN_FILE).exists()
     output = capsys.readouterr()
     assert "created the webhook token file" not in output.out
     assert "an-existing-token" not in output.out + output.err
@@ -301,4 +331,24 @@ def test_an_empty_token_file_is_refused_before_anything_is_written(tmp_path, cap
     out = tmp_path / "out"
     assert render_case(EXAMPLE, out, "local", "--webhook.token-file", str(token_file)) == 1
     assert "webhook token file is empty" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_an_existing_scrape_token_file_is_reused_and_named_in_prometheus_yml(tmp_path, capsys):
+    token_file = tmp_path / "scrape-token"
+    token_file.write_text("an-existing-scrape-token\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert render_case(EXAMPLE, out, "local", "--scrape.token-file", str(token_file)) == 0
+    assert token_file.read_text(encoding="utf-8") == "an-existing-scrape-token\n"
+    assert not (out / DEFAULT_SCRAPE_TOKEN_FILE).exists()
+    assert "created the scrape token file" not in capsys.readouterr().out
+    assert scrape_job(out)["authorization"] == {"credentials_file": str(token_file)}
+
+
+def test_an_empty_scrape_token_file_is_refused_before_anything_is_written(tmp_path, capsys):
+    token_file = tmp_path / "scrape-token"
+    token_file.write_text("\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert render_case(EXAMPLE, out, "local", "--scrape.token-file", str(token_file)) == 1
+    assert "scrape token file is empty" in capsys.readouterr().err
     assert not out.exists()

@@ -6,15 +6,18 @@ import json
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import warnings
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
+import pytest
 import requests
 import yaml
 
+from owl.render.profile import DEFAULT_SCRAPE_TOKEN_FILE, DEFAULT_TOKEN_FILE
 from tests.support.binaries import require_binary
 from tests.support.processes import free_port, running, wait_for_http, wait_until
 from tests.test_alert_rules import RULE_FILES, alerts
@@ -258,3 +261,49 @@ def test_the_legacy_tls_module_succeeds_only_on_a_server_that_still_accepts_tls_
         legacy_result, modern_result = probe(legacy), probe(modern)
     assert legacy_result == {"probe_success": 1, 'probe_tls_version_info{version="TLS 1.1"}': 1}
     assert modern_result == {"probe_success": 0}
+
+
+def bridge_targets(base_url: str) -> list[dict]:
+    response = requests.get(f"{base_url}/api/v1/targets", params={"state": "active"}, timeout=5)
+    return [target for target in response.json()["data"]["activeTargets"]
+            if target["labels"]["job"] == "owl_bridge" and target["lastScrape"] >= "2000"]
+
+
+@pytest.mark.parametrize("bridge_token", ["rendered", "another"])
+def test_prometheus_scrapes_a_real_bridge_with_the_rendered_scrape_token(tmp_path, bridge_token):
+    """The target is up with the rendered token file, and down on a 401 when the bridge holds
+    another token: what Prometheus sends is the file's token, and nothing else gets in."""
+    bridge_port = free_port()
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(f"provider:\n  name: OWL SYSTEMS\n  stack:\n    scrape_interval: 1s\n"
+                         f"    bridge: 127.0.0.1:{bridge_port}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert render_case(inventory, out) == 0
+    scrape_token_file = out / DEFAULT_SCRAPE_TOKEN_FILE
+    if bridge_token == "another":
+        scrape_token_file = tmp_path / "another-token"
+        scrape_token_file.write_text("not-the-rendered-scrape-token\n", encoding="utf-8")
+    bridge = [sys.executable, "-m", "owl_commands.cli", "bridge", "--inventory", str(inventory),
+              "--database", f"sqlite:///{tmp_path / 'bridge.db'}",
+              "--web.listen-address", f"127.0.0.1:{bridge_port}",
+              "--webhook.token-file", str(out / DEFAULT_TOKEN_FILE),
+              "--scrape.token-file", str(scrape_token_file)]
+    base_url = f"http://127.0.0.1:{free_port()}"
+    prometheus = [require_binary("prometheus"), f"--config.file={out}/prometheus/prometheus.yml",
+                  f"--storage.tsdb.path={tmp_path}/data",
+                  f"--web.listen-address={base_url.removeprefix('http://')}"]
+    env = {"PATH": "/usr/bin:/bin"}
+    with running(bridge, tmp_path / "bridge.log", env=env) as bridge_process, \
+            running(prometheus, tmp_path / "prometheus.log") as process:
+        wait_for_http(f"http://127.0.0.1:{bridge_port}/healthz", process=bridge_process)
+        wait_for_http(f"{base_url}/-/ready", process=process, **READY)
+        [target] = wait_until(lambda: bridge_targets(base_url), timeout=30, interval=0.5,
+                              message="a scrape of the bridge")
+        up = requests.get(f"{base_url}/api/v1/query", params={"query": "up{job='owl_bridge'}"},
+                          timeout=5).json()["data"]["result"]
+    if bridge_token == "rendered":
+        assert target["health"] == "up", target["lastError"]
+        assert [sample["value"][1] for sample in up] == ["1"]
+    else:
+        assert target["health"] == "down"
+        assert "401" in target["lastError"]

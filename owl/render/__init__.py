@@ -15,6 +15,7 @@
     grafana/provisioning/...           datasource and dashboard provider (.grafana)
     grafana/dashboards/<name>.json     copies of the dashboards package's dashboards
     secrets/bridge-webhook-token       the bridge's webhook token (.webhook_token; not rendered)
+    secrets/bridge-scrape-token        the token Prometheus scrapes the bridge with (the same)
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from owl.render.alertmanager import render_alertmanager
 from owl.render.blackbox import render_blackbox
 from owl.render.generated_rules import render_generated_rules
 from owl.render.grafana import DASHBOARDS_DIR, render_grafana
-from owl.render.profile import DEFAULT_TOKEN_FILE, build_profile
+from owl.render.profile import DEFAULT_SCRAPE_TOKEN_FILE, DEFAULT_TOKEN_FILE, build_profile
 from owl.render.prometheus import RULES_DIR, TARGETS_DIR, render_prometheus
 
 # Directories holding only rendered files: a file there that was not rendered this time is stale.
@@ -44,16 +45,21 @@ class RenderOptions:
     today: dt.date  # decides which contracts are still monitored, and the years of calendars
     profile: str = "local"  # "local" or "compose", see owl.render.profile
     webhook_token_file: Path | None = None  # default: out_dir/secrets/bridge-webhook-token
+    scrape_token_file: Path | None = None  # default: out_dir/secrets/bridge-scrape-token
 
     @property
     def token_file(self) -> Path:
         return Path(self.webhook_token_file or Path(self.out_dir) / DEFAULT_TOKEN_FILE)
 
+    @property
+    def scrape_token_path(self) -> Path:
+        return Path(self.scrape_token_file or Path(self.out_dir) / DEFAULT_SCRAPE_TOKEN_FILE)
+
 
 def render(inventory: Inventory, options: RenderOptions) -> dict[str, str]:
     """Every rendered file, relative path -> text."""
     profile = build_profile(options.profile, inventory.provider.stack, Path(options.out_dir),
-                            options.token_file)
+                            options.token_file, options.scrape_token_path)
     return {
         **render_prometheus(inventory, profile, options.today),
         **render_generated_rules(inventory, options.today),

@@ -24,6 +24,8 @@ PROFILES = ("local", "compose")
 
 # The webhook token file, relative to the output directory, unless --webhook.token-file says else.
 DEFAULT_TOKEN_FILE = "secrets/bridge-webhook-token"
+# The token Prometheus scrapes the bridge's /metrics with, unless --scrape.token-file says else.
+DEFAULT_SCRAPE_TOKEN_FILE = "secrets/bridge-scrape-token"
 # Where Grafana reads provisioned dashboards, in both profiles.
 GRAFANA_DASHBOARDS_DIR = "/var/lib/grafana/dashboards"
 
@@ -36,8 +38,8 @@ COMPOSE_SERVICES = {
     "bridge": "owl-bridge:9180",
 }
 # What docker-compose mounts where: rendered path (relative to the output directory) -> path in
-# the containers. The token is mounted as a compose secret; with --webhook.token-file, the secret's
-# source is that file instead.
+# the containers. The tokens are mounted as compose secrets; with --webhook.token-file or
+# --scrape.token-file, the secret's source is that file instead.
 COMPOSE_MOUNTS = {
     "prometheus": "/etc/prometheus",
     "alertmanager": "/etc/alertmanager",
@@ -45,6 +47,7 @@ COMPOSE_MOUNTS = {
     "grafana/provisioning": "/etc/grafana/provisioning",
     "grafana/dashboards": GRAFANA_DASHBOARDS_DIR,
     DEFAULT_TOKEN_FILE: "/run/secrets/bridge-webhook-token",
+    DEFAULT_SCRAPE_TOKEN_FILE: "/run/secrets/bridge-scrape-token",
 }
 
 
@@ -59,22 +62,28 @@ class Profile:
     bridge: str
     prometheus_dir: str  # directory of prometheus.yml as Prometheus sees it; "" means relative
     bridge_token_file: str  # the webhook token file as Alertmanager sees it
+    scrape_token_file: str  # the bridge's scrape token file as Prometheus sees it
 
     def in_prometheus_dir(self, relative: str) -> str:
         """A path under ``DIR/prometheus/`` as written in prometheus.yml."""
         return posixpath.join(self.prometheus_dir, relative)
 
 
-def build_profile(name: str, stack: Stack, out_dir: Path, token_file: Path) -> Profile:
-    """The profile ``name`` for a render into ``out_dir`` with the token in ``token_file``."""
+def build_profile(name: str, stack: Stack, out_dir: Path, token_file: Path,
+                  scrape_token_file: Path | None = None) -> Profile:
+    """The profile ``name`` for a render into ``out_dir`` with the webhook token in
+    ``token_file`` and the scrape token in ``scrape_token_file`` (default: under ``out_dir``)."""
     if name == "compose":
         return Profile(**COMPOSE_SERVICES, prometheus_dir=COMPOSE_MOUNTS["prometheus"],
-                       bridge_token_file=COMPOSE_MOUNTS[DEFAULT_TOKEN_FILE])
+                       bridge_token_file=COMPOSE_MOUNTS[DEFAULT_TOKEN_FILE],
+                       scrape_token_file=COMPOSE_MOUNTS[DEFAULT_SCRAPE_TOKEN_FILE])
     if name == "local":
+        scrape_token_file = scrape_token_file or Path(out_dir) / DEFAULT_SCRAPE_TOKEN_FILE
         return Profile(prometheus=stack.prometheus, alertmanager=stack.alertmanager,
                        blackbox_exporter=stack.blackbox_exporter, exporter=stack.exporter,
                        bridge=stack.bridge, prometheus_dir="",
-                       bridge_token_file=_as_seen_from(token_file, out_dir, "alertmanager"))
+                       bridge_token_file=_as_seen_from(token_file, out_dir, "alertmanager"),
+                       scrape_token_file=_as_seen_from(scrape_token_file, out_dir, "prometheus"))
     raise ValueError(f"unknown profile {name!r} (expected one of: {', '.join(PROFILES)})")
 
 

@@ -16,7 +16,8 @@ Scrape jobs (their names are what alert rules and dashboards select on):
   Labels ``client``, ``tier``, ``server``.
 - ``node``: servers with a ``node_exporter``. Labels ``client``, ``tier``, ``server``.
 - ``owl_exporter``, ``owl_bridge``: with ``honor_labels``, as they set ``client``/``site`` labels
-  on their own series.
+  on their own series. ``owl_bridge`` sends the bridge's scrape token (``authorization``, from
+  the file the profile names): its ``/metrics`` carries every client's penalties.
 - ``prometheus``, ``alertmanager``, ``blackbox_exporter``: the stack watching itself.
 """
 
@@ -95,7 +96,8 @@ def scrape_configs(profile: Profile) -> list[dict]:
         *(blackbox_job(name, job, profile) for name, job in BLACKBOX_JOBS.items()),
         {"job_name": "node", "file_sd_configs": [file_sd(profile, "node")]},
         static_job("owl_exporter", profile.exporter, honor_labels=True),
-        static_job("owl_bridge", profile.bridge, honor_labels=True),
+        static_job("owl_bridge", profile.bridge, honor_labels=True,
+                   credentials_file=profile.scrape_token_file),
         static_job("prometheus", profile.prometheus),
         static_job("alertmanager", profile.alertmanager),
         static_job("blackbox_exporter", profile.blackbox_exporter),
@@ -120,10 +122,14 @@ def blackbox_job(name: str, job: BlackboxJob, profile: Profile) -> dict:
     }
 
 
-def static_job(job: str, address: str, honor_labels: bool = False) -> dict:
+def static_job(job: str, address: str, honor_labels: bool = False,
+               credentials_file: str | None = None) -> dict:
+    """A job of one target; with ``credentials_file``, scraped with that bearer token."""
     config = {"job_name": job}
     if honor_labels:
         config["honor_labels"] = True
+    if credentials_file:
+        config["authorization"] = {"credentials_file": credentials_file}
     config["static_configs"] = [{"targets": [address]}]
     return config
 

@@ -1,4 +1,5 @@
-"""The bearer token Alertmanager sends to the SLA bridge, kept in a file and nowhere else.
+"""The bearer tokens of the SLA bridge, each kept in a file and nowhere else: the one Alertmanager
+sends with its deliveries, and the one Prometheus scrapes ``/metrics`` with.
 
 Rendered configuration names the file (``credentials_file``), never the token; the bridge reads
 the same file. An existing file is reused, so rendering again does not break a running bridge.
@@ -15,7 +16,7 @@ class TokenFileError(ValueError):
     """The token file exists but cannot serve as one."""
 
 
-def ensure_token_file(path: Path, mode: int = 0o600) -> bool:
+def ensure_token_file(path: Path, mode: int = 0o600, what: str = "webhook") -> bool:
     """Create ``path`` with a random token unless it exists: ``mode`` (0600), in a 0700
     directory if that directory is new.
 
@@ -27,8 +28,7 @@ def ensure_token_file(path: Path, mode: int = 0o600) -> bool:
     """
     path = Path(path)
     if path.exists():
-        if not path.read_text(encoding="utf-8").strip():
-            raise TokenFileError(f"{path}: the webhook token file is empty")
+        check_token_file(path, what)
         return False
     _make_private_dir(path.parent)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -44,3 +44,10 @@ def _make_private_dir(directory: Path) -> None:
     directory.parent.mkdir(parents=True, exist_ok=True)
     directory.mkdir(mode=0o700)
     directory.chmod(0o700)  # whatever the umask
+
+
+def check_token_file(path: Path, what: str = "webhook") -> None:
+    """A ``TokenFileError`` if ``path`` exists but holds no token; a missing file is fine."""
+    path = Path(path)
+    if path.exists() and not path.read_text(encoding="utf-8").strip():
+        raise TokenFileError(f"{path}: the {what} token file is empty")

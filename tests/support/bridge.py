@@ -11,6 +11,7 @@ from sla_bridge.app import BridgeConfig, create_app
 
 UTC = dt.timezone.utc
 WEBHOOK_TOKEN = "test-webhook-token"
+SCRAPE_TOKEN = "test-scrape-token"
 
 INVENTORY = """
 provider:
@@ -114,6 +115,7 @@ def make_bridge(database_url: str, now: dt.datetime, inventory_text: str = INVEN
                 ) -> TestBridge:
     clock = Clock(now)
     inventory = parse_inventory(inventory_text, "test-inventory.yml")
-    app = create_app(BridgeConfig(database_url, inventory, WEBHOOK_TOKEN, clock=clock))
+    app = create_app(BridgeConfig(database_url, inventory, WEBHOOK_TOKEN, clock=clock,
+                                  scrape_token=SCRAPE_TOKEN))
     token = app.extensions["owl"].tokens.add("operator", "alice", now=now)
     return TestBridge(app, app.test_client(), clock, token)
