@@ -7,10 +7,11 @@ write: every delivery then fails while the health check says ok. The probe upser
 and checks the schema against the migrations this code carries.
 
 A small write can succeed where a delivery fails: on a full disk, SQLite reuses the space its
-write-ahead log already holds, enough for the probe's one page and not for an incident's ten. So
-the probe also keeps the result of the bridge's own writes: when the last of them failed on
-storage, less than ``RECENT_FAILURE_SECONDS`` ago, the writes are failing whatever the probe
-found. Errors of the data written (a constraint, a value too long) are not storage failures.
+write-ahead log already holds, enough for the probe's one row, not for a delivery's incident,
+events and indexes. So the probe also keeps the result of the bridge's own writes: when the last
+of them failed on storage, less than ``RECENT_FAILURE_SECONDS`` ago, the writes are failing
+whatever the probe found. Errors of the data written (a constraint, a value too long) are not
+storage failures.
 
 Load balancers and healthchecks poll often, and a write per poll would become write load (on
 SQLite, each one takes the writer lock deliveries queue on). :class:`HealthProbe` writes at most
@@ -43,8 +44,9 @@ HEALTHZ = "healthz"
 INTERVAL_SECONDS = 5.0  # at most one probe write per interval, whoever polls
 STALL_SECONDS = 10.0  # a probe write still running after this: the writes stall
 # A write of the bridge that failed on storage this recently: the writes are failing. Longer
-# than Alertmanager's retry interval, so a delivery failing at each retry keeps it failing.
-RECENT_FAILURE_SECONDS = 60.0
+# than the longest interval between Alertmanager's retries of a delivery (its backoff's maximum,
+# one minute), so a delivery that fails at each retry keeps the writes failing.
+RECENT_FAILURE_SECONDS = 90.0
 # What the storage raises when it cannot write: disk full, lost connection, lock timeout
 # (OperationalError), read-only transaction (InternalError), privilege revoked (ProgrammingError).
 STORAGE_FAILURES = (OperationalError, InternalError, ProgrammingError)
