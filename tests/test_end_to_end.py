@@ -91,6 +91,9 @@ def test_a_site_outage_goes_through_as_an_incident_and_back(stack):
                timeout=60, message="the exporter's CMS metric in Prometheus")
     wait_until(lambda: _query(prometheus, 'probe_success{job="blackbox_http",client="demo"} == 1'),
                timeout=60, message="the demo shop probed up by blackbox_exporter")
+    wait_until(lambda: _query(prometheus, 'up{job="owl_bridge"} == 1'), timeout=60,
+               message="the bridge scraped with the scrape token owl up made")
+    assert requests.get(f"{bridge}/metrics", headers=auth, timeout=5).status_code == 401
     assert demo_incidents() == []
 
     broken = stack["owl"]("demo", "break", "--state", str(stack["state"]))
