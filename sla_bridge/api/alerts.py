@@ -35,6 +35,7 @@ blueprint = Blueprint("alerts", __name__)
 
 BRIDGE_MAX_ALERTS = 8_000  # the rendered receiver's max_alerts (tests/test_delivery_limits.py)
 MAX_BODY_BYTES = 32 * 1024 * 1024  # BRIDGE_MAX_ALERTS alerts of 4 KiB
+LOGGED_CHARS = 500  # of the error: it may quote a value of any length
 _REASONS = {400: "invalid_payload", 401: "unauthenticated", 403: "forbidden", 413: "too_large"}
 
 
@@ -57,7 +58,7 @@ def _count_refusal(response):
     status = response.status_code
     if 400 <= status < 500:
         reason = g.get("refusal") or _REASONS.get(status, "other")
-        error = (response.get_json(silent=True) or {}).get("error", "")
+        error = str((response.get_json(silent=True) or {}).get("error", ""))[:LOGGED_CHARS]
         log.warning("webhook delivery from %s refused with %d (%s): %s", request.remote_addr,
                     status, reason, error)
         bridge().metrics.delivery_refused(status, reason)
