@@ -9,7 +9,8 @@ import queue
 import pytest
 from flask import Flask, request
 
-from sla_bridge.webhook import PayloadError, fingerprint_of, parse_payload, parse_time
+from sla_bridge.webhook import (PayloadError, fingerprint_of, parse_delivery, parse_payload,
+                                parse_time)
 from tests.support.alertmanager import prometheus_alert, serving
 from tests.support.bridge import alert, at, webhook
 
@@ -150,3 +151,29 @@ def test_a_bad_alert_is_refused_with_its_position_and_field(change, field, messa
 def test_an_alert_that_is_not_an_object_is_refused_by_its_position():
     error = refusal(webhook(alert(), "SiteDown"))
     assert (error.field, str(error)) == ("alerts[1]", "alerts[1]: expected an object")
+
+
+# --- what Alertmanager says of the group -----------------------------------------------------
+
+def test_a_delivery_says_how_many_alerts_max_alerts_left_out_and_of_which_group():
+    payload = {**webhook(alert()), "truncatedAlerts": 5000, "receiver": "owl-bridge",
+               "groupLabels": {"client": "acme"}}
+    delivery = parse_delivery(payload, RECEIVED)
+    assert (delivery.truncated, delivery.group_labels, delivery.receiver) == (
+        5000, {"client": "acme"}, "owl-bridge")
+    assert len(delivery.notices) == 1
+
+
+def test_a_whole_group_needs_no_group_labels():
+    delivery = parse_delivery({**webhook(alert()), "groupLabels": None}, RECEIVED)
+    assert (delivery.truncated, delivery.group_labels) == (0, {})
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"truncatedAlerts": -1}, "truncatedAlerts"),
+    ({"truncatedAlerts": "12"}, "truncatedAlerts"),
+    ({"truncatedAlerts": True}, "truncatedAlerts"),
+    ({"truncatedAlerts": 3, "groupLabels": {"client": 1}}, "groupLabels"),
+])
+def test_an_unreadable_count_of_left_out_alerts_is_refused_naming_it(change, field):
+    assert refusal({**webhook(alert()), **change}).field == field
