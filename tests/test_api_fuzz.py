@@ -39,7 +39,7 @@ from tests.support.processes import free_port, running, wait_for_http
 EXAMPLES = int(os.environ.get("OWL_FUZZ_EXAMPLES", "100"))
 SEED = 20250307
 CLIENTS = ("acme", "globex", "trial")
-OPEN_PATHS = ("/healthz", "/api/v1/openapi.yml")
+OPEN_PATHS = ("/healthz", "/readyz", "/api/v1/openapi.yml")
 SCRAPE_TOKEN = "test-scrape-token"  # /metrics' own token, for Prometheus
 # Ids the seed's incidents and windows get on an empty database, for the fuzzer to draw from.
 SEEDED_IDS = range(1, 13)
