@@ -8,6 +8,16 @@ written: if Alertmanager refuses a silence, the ones already made are expired an
 stored; if the database refuses the row, the silences are expired. Cancelling expires the
 silences, then records ``cancelled_at`` and a ``maintenance_cancelled`` event.
 
+A window announced again is the window already announced, with no second silence nor email: the
+same client, the same targets (as a set; all of them is not the list of all of them, which
+leaves out targets added later), the same start and end, not cancelled. Its description may
+differ (a retry typed again, a typo fixed): the first one stays, and the answer shows it. Its
+``emergency`` may not: an emergency window and a planned one count differently for the SLA, so
+the second is a :class:`ConflictingWindow`. Two identical announcements at once take turns under
+a lock of the window (:mod:`sla_bridge.storage.named_locks`) held from the check to the commit,
+across the calls to Alertmanager; the check is made again in the write transaction, for SQLite
+files shared by two processes.
+
 What Alertmanager (0.25, checked by ``tests/test_maintenance_sync.py``) does with the
 alerts a silence hides, and what the bridge does about it:
 
@@ -46,6 +56,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import not_, select
+from sqlalchemy.orm import Session
 
 from owl.inventory import Client, Inventory
 from sla_bridge.alertmanager import Alertmanager, AlertmanagerError, Matcher, any_of
@@ -53,6 +64,7 @@ from sla_bridge.engine.alerts import AlertNotice, targets_of
 from sla_bridge.engine.maintenance import notice_problem
 from sla_bridge.notify import Notifier, maintenance_message
 from sla_bridge.service import IngestResult, SlaService
+from sla_bridge.storage import named_locks
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.schema import Incident, Maintenance
 from sla_bridge.storage.windows import (
@@ -69,6 +81,9 @@ log = logging.getLogger("owl.bridge.maintenance")
 SETTLE = dt.timedelta(minutes=5)
 INFERRED = "inferred: the alert ended while a maintenance silence hid it; this is when the " \
            "bridge found it gone from Alertmanager"
+# The lock class identical announcements take turns under (see sla_bridge.storage.named_locks;
+# the other classes are in sla_bridge.storage.database and sla_bridge.storage.queries).
+WINDOW_LOCKS = 0x6F776C10
 
 
 class InvalidWindow(ValueError):
@@ -81,6 +96,16 @@ class InvalidWindow(ValueError):
 
 class NoticeRefused(ValueError):
     """The window breaks the 48-hour notice rule, or is already over."""
+
+
+class ConflictingWindow(ValueError):
+    """An identical window is announced already, but not as the same kind (emergency or not)."""
+
+    def __init__(self, window: Maintenance):
+        kind = "an emergency" if window.emergency else "a planned"
+        super().__init__(f"maintenance {window.id} covers the same targets and times as {kind} "
+                         "window; cancel it first to announce it otherwise")
+        self.window = window
 
 
 class UnknownMaintenance(LookupError):
@@ -99,6 +124,23 @@ class WindowRequest:
     ends_at: dt.datetime
     description: str
     emergency: bool = False
+
+    def same_window(self, window: Maintenance) -> bool:
+        """Whether ``window`` is this one, announced already (its description aside)."""
+        targets = None if window.targets is None else set(window.targets)
+        return (window.client == self.client and window.cancelled_at is None
+                and window.starts_at == self.starts_at and window.ends_at == self.ends_at
+                and targets == (None if self.targets is None else set(self.targets)))
+
+
+@dataclass(frozen=True)
+class Announcement:
+    window: Maintenance
+    created: bool  # False: the window was announced already
+
+
+# A step of the caller's, in the transaction that stores a new window (with its id).
+InTransaction = Callable[[Session, Maintenance], None]
 
 
 def targets_by_label(client: Client, targets: Iterable[str]) -> dict[str, list[str]]:
@@ -127,23 +169,59 @@ class MaintenanceService:
         self.inventory = inventory
         self.clock = clock
 
-    def create(self, request: WindowRequest, actor: str) -> Maintenance:
-        """Announce a window now; raise InvalidWindow, NoticeRefused or AlertmanagerError."""
+    def announce(self, request: WindowRequest, actor: str,
+                 in_transaction: InTransaction | None = None) -> Announcement:
+        """Announce a window now, or find it announced already; raise InvalidWindow,
+        NoticeRefused, ConflictingWindow or AlertmanagerError."""
         now = self.clock()
         client = self._check(request, now)
-        silence_ids = self._silence(client, request, actor)
-        try:
-            with self.db.write() as session:
-                window = record_window(session, Maintenance(
-                    client=client.id, targets=list(request.targets) if request.targets else None,
-                    starts_at=request.starts_at, ends_at=request.ends_at,
-                    description=request.description, emergency=request.emergency,
-                    announced_at=now, announced_by=actor, silence_ids=silence_ids))
-                notification = self._notification(session, window)
-        except BaseException:
-            self._expire_quietly(silence_ids)
-            raise
+        lock = f"{client.id}\n{rfc3339(request.starts_at)}\n{rfc3339(request.ends_at)}"
+        with named_locks.held(self.db, WINDOW_LOCKS, lock):
+            with self.db.read() as session:
+                announced = self._announced(session, request)
+            if announced is not None:
+                return Announcement(announced, created=False)
+            silence_ids = self._silence(client, request, actor)
+            try:
+                with self.db.write() as session:
+                    announced = self._announced(session, request)
+                    if announced is None:
+                        window = self._record(session, client, request, actor, now,
+                                              silence_ids, in_transaction)
+                        notification = self._notification(session, window)
+            except BaseException:
+                self._expire_quietly(silence_ids)
+                raise
+            if announced is not None:  # by another process on the same SQLite file
+                self._expire_quietly(silence_ids)
+                return Announcement(announced, created=False)
         self.notifier.dispatch([notification])
+        return Announcement(window, created=True)
+
+    @staticmethod
+    def _announced(session: Session, request: WindowRequest) -> Maintenance | None:
+        """The same window, announced already; ConflictingWindow if not of the same kind."""
+        rows = session.scalars(select(Maintenance).where(
+            Maintenance.client == request.client, Maintenance.cancelled_at.is_(None),
+            Maintenance.starts_at == request.starts_at, Maintenance.ends_at == request.ends_at
+        ).order_by(Maintenance.id)).all()
+        for window in rows:
+            if request.same_window(window):
+                if window.emergency != request.emergency:
+                    raise ConflictingWindow(window)
+                return window
+        return None
+
+    def _record(self, session: Session, client: Client, request: WindowRequest, actor: str,
+                now: dt.datetime, silence_ids: list[str],
+                in_transaction: InTransaction | None) -> Maintenance:
+        window = record_window(session, Maintenance(
+            client=client.id, targets=list(request.targets) if request.targets else None,
+            starts_at=request.starts_at, ends_at=request.ends_at,
+            description=request.description, emergency=request.emergency,
+            announced_at=now, announced_by=actor, silence_ids=silence_ids))
+        if in_transaction is not None:
+            in_transaction(session, window)
         return window
 
     def _check(self, request: WindowRequest, now: dt.datetime) -> Client:

@@ -1,7 +1,9 @@
-"""Maintenance windows through the API: the 48-hour rule, validation, tokens, and the silences
-they become in a real Alertmanager; on SQLite and on PostgreSQL."""
+"""Maintenance windows through the API: the 48-hour rule, validation, tokens, the silences
+they become in a real Alertmanager, and the same window announced twice (emailed through a real
+SMTP server); on SQLite and on PostgreSQL."""
 
 import datetime as dt
+import threading
 
 import pytest
 from sqlalchemy import select
@@ -9,6 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from sla_bridge.alertmanager import AlertmanagerRefused
 from sla_bridge.storage.schema import Event, Maintenance, Notification
+from sla_bridge.storage.windows import record_window
 from sla_bridge.webhook import parse_time
 from tests.support.alertmanager import prometheus_alert
 from tests.support.bridge import WEBHOOK_TOKEN, make_bridge, rfc3339
@@ -29,6 +32,16 @@ def tb(database_url, alertmanager):
     """A bridge whose Alertmanager is real (mail goes to a port nobody listens on)."""
     bridge = make_bridge(database_url, real_now(), notifying_inventory(
         free_port(), alertmanager.url.removeprefix("http://")))
+    yield bridge
+    bridge.bridge.notifier.close()
+    bridge.bridge.db.dispose()
+
+
+@pytest.fixture
+def mailed(database_url, alertmanager, smtp):
+    """A bridge whose Alertmanager and SMTP server are real."""
+    bridge = make_bridge(database_url, real_now(), notifying_inventory(
+        smtp.port, alertmanager.url.removeprefix("http://")))
     yield bridge
     bridge.bridge.notifier.close()
     bridge.bridge.db.dispose()
@@ -186,6 +199,115 @@ def test_cancelling_an_unknown_window_is_a_404(offline, raw_id):
     response = offline.as_operator("DELETE", f"/api/v1/maintenances/{raw_id}")
     assert response.status_code == 404
     assert "no maintenance window" in response.json["error"]
+
+
+# --- the same window announced again ---------------------------------------------------------
+
+def test_the_same_window_announced_again_is_a_200_with_it_and_no_second_silence_nor_email(
+        mailed, alertmanager, smtp):
+    first = announce(mailed, targets=["shop", "web1"])
+    assert first.status_code == 201, first.json
+    again = announce(mailed, targets=["web1", "shop", "web1"], description="PHP 8.3, bis")
+    assert again.status_code == 200, again.json
+    assert again.json == first.json  # the first description stays
+    assert again.headers["Location"] == first.headers["Location"]
+    windows, events, notifications = stored(mailed)
+    assert (len(windows), len(events), len(notifications)) == (1, 1, 1)
+    assert len(alertmanager.silences()) == 2
+    mailed.bridge.notifier.wait()
+    assert len(smtp.received) == 1
+
+
+@pytest.mark.parametrize("first, second", [
+    ({"targets": None}, {"targets": ["shop", "blog", "web1", "db-1"]}),
+    ({"targets": ["shop"]}, {"targets": ["shop", "blog"]}),
+    ({}, {"client": "globex"}),
+    ({}, {"length": dt.timedelta(hours=3)}),
+    ({}, {"ahead": dt.timedelta(hours=49)}),
+])
+def test_a_window_of_another_client_or_on_other_targets_or_times_is_another_window(
+        mailed, alertmanager, first, second):
+    assert announce(mailed, **first).status_code == 201
+    assert announce(mailed, **second).status_code == 201
+    assert len(stored(mailed)[0]) == 2
+
+
+def test_a_cancelled_window_announced_again_is_a_new_window(mailed, alertmanager):
+    first = announce(mailed).json
+    assert mailed.as_operator("DELETE", f"/api/v1/maintenances/{first['id']}").status_code == 200
+    again = announce(mailed)
+    assert again.status_code == 201
+    assert again.json["id"] != first["id"]
+    assert silence_states(alertmanager) == ["expired", "pending"]
+
+
+@pytest.mark.parametrize("first_emergency", [False, True])
+def test_the_same_window_of_the_other_kind_is_a_409_naming_emergency(
+        mailed, alertmanager, first_emergency):
+    created = announce(mailed, emergency=first_emergency)
+    assert created.status_code == 201
+    response = announce(mailed, emergency=not first_emergency)
+    assert response.status_code == 409, response.json
+    assert response.json["field"] == "emergency"
+    assert f"maintenance {created.json['id']}" in response.json["error"]
+    assert len(stored(mailed)[0]) == 1
+    assert len(alertmanager.silences()) == 1
+
+
+def test_two_identical_announcements_at_once_make_one_window_one_silence_and_one_email(
+        mailed, alertmanager, smtp, monkeypatch):
+    create = mailed.bridge.alertmanager.create_silence
+
+    def late(*args, **kwargs):  # so that the two requests overlap
+        threading.Event().wait(0.5)
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(mailed.bridge.alertmanager, "create_silence", late)
+    body = window(mailed, targets=["shop", "web1"])
+    answers = []
+    start = threading.Barrier(2)
+
+    def post():
+        start.wait()
+        answers.append(mailed.app.test_client().post(
+            "/api/v1/maintenances", json=body,
+            headers={"Authorization": f"Bearer {mailed.operator_token}"}))
+
+    threads = [threading.Thread(target=post) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(answer.status_code for answer in answers) == [200, 201]
+    assert answers[0].json == answers[1].json
+    assert len(stored(mailed)[0]) == 1
+    assert len(alertmanager.silences()) == 2
+    mailed.bridge.notifier.wait()
+    assert len(smtp.received) == 1
+
+
+def test_a_window_another_process_stored_meanwhile_is_found_and_the_new_silences_expired(
+        mailed, alertmanager, monkeypatch):
+    """Two bridges on one SQLite file share no lock: the write transaction looks again."""
+    create = mailed.bridge.alertmanager.create_silence
+    body = window(mailed)
+
+    def meanwhile(*args, **kwargs):
+        with mailed.bridge.db.write() as session:
+            record_window(session, Maintenance(
+                client="acme", targets=None, starts_at=parse_time(body["starts_at"], "s"),
+                ends_at=parse_time(body["ends_at"], "e"), description="the other's",
+                emergency=False, announced_at=mailed.clock.now, announced_by="bob",
+                silence_ids=[]))
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(mailed.bridge.alertmanager, "create_silence", meanwhile)
+    response = announce(mailed)
+    assert response.status_code == 200, response.json
+    assert (response.json["announced_by"], response.json["description"]) == ("bob", "the other's")
+    assert silence_states(alertmanager) == ["expired"]
+    windows, _, notifications = stored(mailed)
+    assert (len(windows), notifications) == (1, [])
 
 
 # --- nothing half-written ---------------------------------------------------------------------

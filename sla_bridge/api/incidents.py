@@ -1,4 +1,8 @@
-"""Incidents: list, one, acknowledge, exclude and withdraw an exclusion."""
+"""Incidents: list, one, acknowledge, exclude and withdraw an exclusion.
+
+The three actions honour ``Idempotency-Key`` (:mod:`sla_bridge.idempotency`); their answer is
+stored right after the action's transaction, which the service keeps to itself.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from sla_bridge.api.common import (
     path_id,
     requires,
 )
+from sla_bridge.api.idempotent import idempotent
 from sla_bridge.auth import CLIENT, OPERATOR
 from sla_bridge.engine.lifecycle import SLA_STATUSES, STATES
 from sla_bridge.serialize import incident_json
@@ -53,6 +58,7 @@ def get_incident(raw_id: str):
 
 @blueprint.post("/api/v1/incidents/<raw_id>/ack")
 @requires(OPERATOR)
+@idempotent()
 def acknowledge(raw_id: str):
     incident = _act(lambda service, incident_id: service.acknowledge(
         incident_id, g.principal.name), raw_id)
@@ -61,6 +67,7 @@ def acknowledge(raw_id: str):
 
 @blueprint.post("/api/v1/incidents/<raw_id>/exclusion")
 @requires(OPERATOR)
+@idempotent()
 def exclude(raw_id: str):
     body = json_body()
     reason, note = body.get("reason"), body.get("note")
@@ -75,6 +82,7 @@ def exclude(raw_id: str):
 
 @blueprint.delete("/api/v1/incidents/<raw_id>/exclusion")
 @requires(OPERATOR)
+@idempotent()
 def withdraw_exclusion(raw_id: str):
     incident = _act(lambda service, incident_id: service.withdraw_exclusion(
         incident_id, g.principal.name), raw_id)

@@ -3,6 +3,10 @@
 Alertmanager unreachable is a 503: the same request may succeed later. Alertmanager refusing a
 silence is a 502, with its reason: the bridge's request was well formed, its upstream turned it
 down, and the same request would be turned down again, so nothing invites a retry.
+
+Announcing a window announced already answers 200 with it instead of 201 (see
+:mod:`sla_bridge.maintenance`). Announcing and cancelling honour ``Idempotency-Key``
+(:mod:`sla_bridge.idempotency`); an announcement stores its answer in the window's transaction.
 """
 
 from __future__ import annotations
@@ -19,8 +23,10 @@ from sla_bridge.api.common import (
     requires,
     time_field,
 )
+from sla_bridge.api.idempotent import idempotent, record_answer
 from sla_bridge.auth import OPERATOR
 from sla_bridge.maintenance import (
+    ConflictingWindow,
     InvalidWindow,
     NoticeRefused,
     UnknownMaintenance,
@@ -49,24 +55,37 @@ def maintenance_json(window: Maintenance, now) -> dict:
     }
 
 
+def _location(window: dict) -> str:
+    return f"/api/v1/maintenances/{window['id']}"
+
+
 @blueprint.post("/api/v1/maintenances")
 @requires(OPERATOR)
+@idempotent(location=_location)
 def create_maintenance():
     window_request = _window_request(json_body())
     context = bridge()
+    now = context.clock()
+
+    def record(session, window: Maintenance) -> None:
+        record_answer(session, 201, maintenance_json(window, now))
+
     try:
-        window = context.maintenances.create(window_request, g.principal.name)
+        announced = context.maintenances.announce(window_request, g.principal.name, record)
     except InvalidWindow as exc:
         raise ApiError(400, str(exc), exc.field) from None
     except NoticeRefused as exc:
         raise ApiError(422, str(exc)) from None
+    except ConflictingWindow as exc:
+        raise ApiError(409, str(exc), "emergency") from None
     except AlertmanagerRefused as exc:
         raise ApiError(502, f"{exc}; nothing was stored") from None
     except AlertmanagerError as exc:
         raise ApiError(503, f"{exc}; nothing was stored, retry later") from None
-    response = jsonify(maintenance_json(window, context.clock()))
-    response.status_code = 201
-    response.headers["Location"] = f"/api/v1/maintenances/{window.id}"
+    body = maintenance_json(announced.window, now)
+    response = jsonify(body)
+    response.status_code = 201 if announced.created else 200
+    response.headers["Location"] = _location(body)
     return response
 
 
@@ -84,6 +103,7 @@ def list_maintenances():
 
 @blueprint.delete("/api/v1/maintenances/<raw_id>")
 @requires(OPERATOR)
+@idempotent()
 def cancel_maintenance(raw_id: str):
     context = bridge()
     try:
