@@ -203,7 +203,7 @@ def test_a_key_is_a_quoted_string_or_a_bare_one_of_up_to_255_characters(
     assert [row.key for row in rows(mailed, IdempotencyKey)] == [stored]
 
 
-# --- incidents -------------------------------------------------------------------------------------
+# --- incidents ---------------------------------------------------------------------------
 
 def test_a_retried_exclusion_is_answered_as_the_first_and_excludes_once(tb):
     incident = incident_of(tb)

@@ -141,10 +141,12 @@ class Probe(Base):
 
 
 class IdempotencyKey(Base):
-    """The answer given to a POST carrying an ``Idempotency-Key``, to give it again on a retry.
+    """The answer given to an operator's write carrying an ``Idempotency-Key``, to give it again
+    on a retry (:mod:`sla_bridge.idempotency`).
 
-    ``request`` is a digest of the method, path and body: the same key with another request is
-    refused rather than answered with the first request's result.
+    ``principal`` is the token's ``kind:name``. ``request`` is a digest of the method, path and
+    body: the same key with another request is refused rather than answered with the first
+    request's result.
     """
 
     __tablename__ = "idempotency_keys"
