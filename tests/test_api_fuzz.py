@@ -188,9 +188,9 @@ CONFIG = schemathesis.Config.from_dict({
         "months": {"values": _months(NOW)},
         "targets": {"values": ["shop", "web1", "www"]},
         "severities": {"values": ["critical", "major", "minor"]},
-        "starts": {"values": [rfc3339(NOW + dt.timedelta(days=days)) for days in (0, 3, 10)]},
+        "starts": {"values": [rfc3339(NOW + dt.timedelta(days=days)) for days in (3, 10, 0)]},
         "ends": {"values": [rfc3339(NOW + dt.timedelta(days=days, hours=2))
-                            for days in (0, 3, 10)]},
+                            for days in (3, 10, 0)]},
         "alert_starts": {"values": [rfc3339(NOW - dt.timedelta(hours=hours))
                                     for hours in (1, 30, 24 * 40)]},
     },
@@ -220,9 +220,22 @@ def test_the_bridge_answers_every_fuzzed_request_as_its_openapi_says_without_a_5
         case, fuzzed_bridge):
     for token in fuzzed_bridge.tokens_for(case.path):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        tally = FUZZED[fuzzed_bridge.database]
+        key = (case.headers or {}).get("Idempotency-Key")
+        if key is not None:
+            headers["Idempotency-Key"] = _unique(key, sum(tally.values()))
         response = case.call(base_url=fuzzed_bridge.url, headers=headers, timeout=30)
-        FUZZED[fuzzed_bridge.database][case.operation.label, response.status_code] += 1
+        tally[case.operation.label, response.status_code] += 1
         case.validate_response(response, checks=CHECKS, headers=headers)
+
+
+def _unique(key: str, number: int) -> str:
+    """The generated key made this request's own (quoted or not, valid or not, as generated):
+    the fuzzer draws few distinct keys, and a key reused for another request is a 422 that
+    would hide the write behind it."""
+    if len(key) >= 2 and key[0] == key[-1] == '"':
+        return f'{key[:-1]}-{number}"'
+    return f"{key}-{number}"
 
 
 # What the fuzz found, each pinned on SQLite and PostgreSQL.
