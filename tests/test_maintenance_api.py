@@ -254,26 +254,31 @@ def test_the_same_window_of_the_other_kind_is_a_409_naming_emergency(
     assert len(alertmanager.silences()) == 1
 
 
+@pytest.mark.parametrize("replicas", [1, 2])
 def test_two_identical_announcements_at_once_make_one_window_one_silence_and_one_email(
-        mailed, alertmanager, smtp, monkeypatch):
-    create = mailed.bridge.alertmanager.create_silence
+        mailed, database_url, alertmanager, smtp, monkeypatch, replicas):
+    """Two threads of one bridge, or two bridges on one database."""
+    bridges = [mailed] + [make_bridge(database_url, mailed.clock.now, notifying_inventory(
+        smtp.port, alertmanager.url.removeprefix("http://"))) for _ in range(replicas - 1)]
+    for each in bridges:
+        create = each.bridge.alertmanager.create_silence
 
-    def late(*args, **kwargs):  # so that the two requests overlap
-        threading.Event().wait(0.5)
-        return create(*args, **kwargs)
+        def late(*args, create=create, **kwargs):  # so that the two requests overlap
+            threading.Event().wait(0.5)
+            return create(*args, **kwargs)
 
-    monkeypatch.setattr(mailed.bridge.alertmanager, "create_silence", late)
+        monkeypatch.setattr(each.bridge.alertmanager, "create_silence", late)
     body = window(mailed, targets=["shop", "web1"])
     answers = []
     start = threading.Barrier(2)
 
-    def post():
+    def post(tb):
         start.wait()
-        answers.append(mailed.app.test_client().post(
+        answers.append(tb.app.test_client().post(
             "/api/v1/maintenances", json=body,
-            headers={"Authorization": f"Bearer {mailed.operator_token}"}))
+            headers={"Authorization": f"Bearer {tb.operator_token}"}))
 
-    threads = [threading.Thread(target=post) for _ in range(2)]
+    threads = [threading.Thread(target=post, args=(bridges[i % replicas],)) for i in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -282,8 +287,12 @@ def test_two_identical_announcements_at_once_make_one_window_one_silence_and_one
     assert answers[0].json == answers[1].json
     assert len(stored(mailed)[0]) == 1
     assert len(alertmanager.silences()) == 2
-    mailed.bridge.notifier.wait()
+    for each in bridges:
+        each.bridge.notifier.wait()
     assert len(smtp.received) == 1
+    for each in bridges[1:]:
+        each.bridge.notifier.close()
+        each.bridge.db.dispose()
 
 
 def test_a_window_another_process_stored_meanwhile_is_found_and_the_new_silences_expired(
