@@ -156,13 +156,15 @@ def parse_alert(alert, index: int, received_at: dt.datetime,
     starts_at = alert_time(alert.get("startsAt"), f"{where}.startsAt")
     if starts_at is None:
         raise PayloadError(f"{where}.startsAt", "is required")
-    ends_raw = alert.get("endsAt")
+    # A firing alert's endsAt is only Prometheus' guess at when it will stop (the bridge ignores
+    # it): an unreadable one must not make Alertmanager drop the whole group with a 400.
+    ends_raw = alert.get("endsAt") if status == "resolved" else None
     ends_at = alert_time(ends_raw, f"{where}.endsAt") if ends_raw is not None else None
     fingerprint = alert.get("fingerprint") or fingerprint_of(labels)
     if not isinstance(fingerprint, str) or len(fingerprint) > MAX_FINGERPRINT:
         raise PayloadError(f"{where}.fingerprint", "expected a string of at most 64 characters")
     return AlertNotice(fingerprint=storable(fingerprint, altered), status=status,
-                       starts_at=starts_at, ends_at=ends_at if status == "resolved" else None,
+                       starts_at=starts_at, ends_at=ends_at,
                        received_at=received_at, labels=labels, annotations=annotations)
 
 

@@ -137,7 +137,8 @@ def test_alerts_must_be_a_list():
     ({"startsAt": "2025-03-07T09:00:00"}, "alerts[1].startsAt",
      "'2025-03-07T09:00:00' has no timezone"),
     ({"startsAt": "0001-01-01T00:00:00Z"}, "alerts[1].startsAt", "is required"),
-    ({"endsAt": 0}, "alerts[1].endsAt", "expected an RFC 3339 timestamp string"),
+    ({"status": "resolved", "endsAt": 0}, "alerts[1].endsAt",
+     "expected an RFC 3339 timestamp string"),
     ({"fingerprint": "f" * 65}, "alerts[1].fingerprint",
      "expected a string of at most 64 characters"),
     ({"fingerprint": 12}, "alerts[1].fingerprint", "expected a string of at most 64 characters"),
@@ -146,6 +147,12 @@ def test_a_bad_alert_is_refused_with_its_position_and_field(change, field, messa
     error = refusal(webhook(alert(), {**alert(), **change}))
     assert error.field == field
     assert str(error) == f"{field}: {message}"
+
+
+@pytest.mark.parametrize("ends_at", [0, "soon", "9999-12-31T23:30:00-01:00"])
+def test_a_firing_alerts_unreadable_end_does_not_refuse_its_group(ends_at):
+    notices = parse_payload(webhook(alert(), {**alert(), "endsAt": ends_at}), RECEIVED)
+    assert [n.ends_at for n in notices] == [None, None]
 
 
 def test_an_alert_that_is_not_an_object_is_refused_by_its_position():
