@@ -96,7 +96,7 @@ class Bridge:
 
 
 def create_app(config: BridgeConfig) -> Flask:
-    app = Flask("sla_bridge")
+    app = Flask("sla_bridge", static_folder=None)  # an API: no /static route
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
     app.extensions["owl"] = Bridge(config)
