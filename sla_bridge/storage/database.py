@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -164,13 +164,20 @@ def _alembic_config() -> Config:
     return config
 
 
+CONNECT_TIMEOUT_SECONDS = 10
+
+
 def _create_engine(url: str, **options) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     # one connection per WSGI thread (waitress runs 16) plus the scheduled jobs
     options = {"pool_size": 20, "max_overflow": 10, **options}
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_recycle=1800, **options)
+        # a server that never answers fails a connection in seconds, not at the TCP timeout,
+        # so the start-up wait and /healthz see it (libpq's connect_timeout, unless the URL sets it)
+        connect_args = {} if "connect_timeout" in make_url(url).query else {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS}
+        return create_engine(url, pool_recycle=1800, connect_args=connect_args, **options)
     if url in ("sqlite://", "sqlite:///:memory:"):
         raise ValueError("an in-memory SQLite database cannot be shared by the bridge's "
                          "threads: give a file, sqlite:///PATH")

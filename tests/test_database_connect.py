@@ -1,0 +1,41 @@
+"""Connecting to a PostgreSQL server that never answers fails in seconds, not at TCP's timeout."""
+
+import socket
+import time
+
+import pytest
+from sqlalchemy.exc import OperationalError
+
+from sla_bridge.storage.database import CONNECT_TIMEOUT_SECONDS, Database
+
+
+@pytest.fixture
+def silent_server():
+    """A port that accepts connections (the kernel completes them) and never says a word."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield listener.getsockname()[1]
+
+
+def test_a_server_that_never_answers_fails_the_connection_within_the_connect_timeout(
+        silent_server):
+    db = Database(f"postgresql://owl:owl@127.0.0.1:{silent_server}/owl")
+    started = time.monotonic()
+    try:
+        with pytest.raises(OperationalError):
+            db.ping()
+    finally:
+        db.dispose()
+    assert time.monotonic() - started < CONNECT_TIMEOUT_SECONDS + 5
+
+
+def test_a_connect_timeout_in_the_url_wins(silent_server):
+    db = Database(f"postgresql://owl:owl@127.0.0.1:{silent_server}/owl?connect_timeout=2")
+    started = time.monotonic()
+    try:
+        with pytest.raises(OperationalError):
+            db.ping()
+    finally:
+        db.dispose()
+    assert time.monotonic() - started < 5
