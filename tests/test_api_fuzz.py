@@ -3,12 +3,15 @@ it) against the whole of sla_bridge/openapi.yml, on SQLite and on PostgreSQL: no
 answer as described (status, content type, headers, body), every 405 with ``Allow``.
 
 Each generated request is sent with the operator token and with a client token, and the webhook
-token too for ``/api/v1/alerts``. The bridge is seeded first (incidents of this month and last,
-acknowledged, excluded, breached; maintenance windows, one cancelled) and the fuzzer draws path
-ids, clients and months from what the seed made as well as at random, so that it reaches past the
-404s. Generation is deterministic (a fixed seed): a CI failure replays on a laptop.
+token too for ``/api/v1/alerts`` (``/metrics`` with the scrape token, the health endpoints and the
+description with none); the fuzzer's own cases without a token check the 401s. The bridge is
+seeded first (incidents of this month and last, acknowledged, excluded, breached; maintenance
+windows, one cancelled) and the fuzzer draws path ids, clients, months and window times from what
+the seed made as well as at random, so that it reaches past the 404s and 422s. Generation is
+deterministic (a fixed seed): a CI failure replays on a laptop.
 
-A longer run: ``OWL_FUZZ_EXAMPLES=500`` (examples per operation; default 100).
+A longer run: ``OWL_FUZZ_EXAMPLES=1000`` (fuzzing examples per operation; default 100), with
+``pytest -s`` to see the requests sent by operation and status.
 """
 
 from __future__ import annotations
