@@ -38,32 +38,6 @@ def register(subparsers) -> None:
                              "(default %(default)s)")
     bridge.set_defaults(handler=_run_bridge)
 
-    operator = subparsers.add_parser("operator", help="manage operator tokens")
-    operator_commands = operator.add_subparsers(dest="operator_command", required=True,
-                                                metavar="ACTION")
-    add = operator_commands.add_parser("add", help="create an operator token (printed once)")
-    add.add_argument("name", help="who the token is for, recorded with their actions")
-    add_database_options(add)
-    add.set_defaults(handler=_add_operator)
-    revoke = operator_commands.add_parser("revoke", help="revoke every token of an operator")
-    revoke.add_argument("name", help="the name the tokens were created for")
-    add_database_options(revoke)
-    revoke.set_defaults(handler=_revoke, kind="operator", token_name=lambda args: args.name)
-
-    client_token = subparsers.add_parser("client-token", help="manage client read tokens")
-    client_commands = client_token.add_subparsers(dest="client_command", required=True,
-                                                  metavar="ACTION")
-    add = client_commands.add_parser("add", help="create a token that reads one client's data")
-    add.add_argument("client", help="the client's id in the inventory")
-    _inventory_flag(add)
-    add_database_options(add)
-    add.set_defaults(handler=_add_client_token)
-    revoke = client_commands.add_parser("revoke", help="revoke every read token of a client")
-    revoke.add_argument("client", help="the client's id")
-    add_database_options(revoke)
-    revoke.set_defaults(handler=_revoke, kind="client",
-                        token_name=lambda args: f"client:{args.client}")
-
     db = subparsers.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", help="apply pending schema migrations (creates "
@@ -195,40 +169,6 @@ def create_token(db, kind: str, name: str, client: str | None = None) -> str:
     from sla_bridge.auth import TokenStore
 
     return TokenStore(db, None).add(kind, name, client=client)
-
-
-def _add_operator(args) -> int:
-    token = create_token(existing_database(args), "operator", args.name)
-    print(token)
-    print(f"operator {args.name!r}: token created; it is shown only this once.",
-          file=sys.stderr)
-    return 0
-
-
-def _add_client_token(args) -> int:
-    inventory = inventory_or_exit(args.inventory)
-    if inventory.client(args.client) is None:
-        print(f"unknown client {args.client!r} in {args.inventory}", file=sys.stderr)
-        return 1
-    token = create_token(existing_database(args), "client", f"client:{args.client}",
-                         client=args.client)
-    print(token)
-    print(f"client {args.client!r}: read token created; it is shown only this once.",
-          file=sys.stderr)
-    return 0
-
-
-def _revoke(args) -> int:
-    from sla_bridge.auth import TokenStore
-
-    name = args.token_name(args)
-    revoked = TokenStore(existing_database(args), None).revoke(args.kind, name)
-    if revoked == 0:
-        print(f"no valid {args.kind} token named {name!r}", file=sys.stderr)
-        return 1
-    print(f"{args.kind} {name!r}: {revoked} token(s) revoked; the bridge refuses them from now on",
-          file=sys.stderr)
-    return 0
 
 
 def _upgrade(args) -> int:

@@ -17,6 +17,7 @@ from sla_bridge.auth import (
     TokenStore,
     bearer_token,
     read_webhook_token,
+    well_formed,
 )
 from sla_bridge.storage.database import Database
 from tests.support.bridge import WEBHOOK_TOKEN, alert, at
@@ -71,10 +72,29 @@ def test_each_token_authenticates_as_who_it_was_made_for(tokens):
     assert tokens.authenticate(WEBHOOK_TOKEN) == Principal(WEBHOOK, "alertmanager")
 
 
-@pytest.mark.parametrize("presented", [None, "", "owlo_unknown", WEBHOOK_TOKEN + "x"])
+@pytest.mark.parametrize("presented", [None, "", "owlo_unknown", WEBHOOK_TOKEN + "x",
+                                       "owlo_" + "A" * 43, "owlc_" + "-" * 43])
 def test_an_unknown_or_empty_token_is_nobody(tokens, presented):
     tokens.add(OPERATOR, "alice", now=NOW)
     assert tokens.authenticate(presented) is None
+
+
+def test_a_token_keeps_its_first_twelve_characters_in_clear_and_nothing_more(tokens):
+    token = tokens.add(OPERATOR, "alice", now=NOW)
+    [info] = tokens.list_tokens()
+    assert info.prefix == token[:12] and info.prefix.startswith("owlo_")
+    assert len(token) == 48 and well_formed(token)
+
+
+@pytest.mark.parametrize("shape", [
+    "owlx_" + "A" * 43,  # no role of ours
+    "owlo_" + "A" * 42,  # one character short
+    "owlo_" + "A" * 44,
+    "owlo_" + "A" * 42 + "=",  # not URL-safe base64
+    "owlo_" + "A" * 42 + "\u00e9",
+])
+def test_a_token_that_cannot_be_one_of_ours_is_not_well_formed(shape):
+    assert not well_formed(shape)
 
 
 def test_without_a_webhook_token_configured_nothing_authenticates_as_the_webhook(

@@ -9,7 +9,7 @@ import re
 
 from flask import current_app, g, jsonify, request
 
-from sla_bridge.auth import WEBHOOK, bearer_token
+from sla_bridge.auth import WEBHOOK, StorageUnavailable, bearer_token
 from sla_bridge.engine.ledger import MONTH
 from sla_bridge.webhook import REPLACEMENT, UNSTORABLE, PayloadError, parse_time
 
@@ -51,12 +51,19 @@ def allowed_methods() -> set[str]:
 
 
 def requires(*kinds: str):
-    """Only a bearer token of one of ``kinds`` reaches the view; ``g.principal`` says who."""
+    """Only a bearer token of one of ``kinds`` reaches the view; ``g.principal`` says who.
+
+    While the database is down, a token the bridge cannot vouch for is a 401 as ever, and one it
+    saw valid recently a 503 (``sla_bridge.auth``).
+    """
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            principal = bridge().tokens.authenticate(
-                bearer_token(request.headers.get("Authorization")))
+            try:
+                principal = bridge().tokens.authenticate(
+                    bearer_token(request.headers.get("Authorization")))
+            except StorageUnavailable as exc:
+                raise ApiError(503, str(exc)) from None
             if principal is None:
                 raise ApiError(401, "a valid bearer token is required")
             if principal.kind not in kinds:
