@@ -177,6 +177,7 @@ class TokenStore:
             log.warning("storage unavailable (%s): a token not seen valid recently is refused",
                         exc.__class__.__name__)
             return None
+        log.error("storage unavailable (%s): 503 to a token seen valid", exc.__class__.__name__)
         raise StorageUnavailable("storage is unavailable; retry later") from exc
 
     def _seen_valid(self, presented: str, principal: Principal) -> None:

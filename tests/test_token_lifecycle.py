@@ -61,7 +61,7 @@ def store(database_url):
     db.dispose()
 
 
-# --- listing and revoking --------------------------------------------------------------------------
+# --- listing and revoking ---------------------------------------------------------------------
 
 def test_the_list_shows_who_each_token_is_for_and_the_revoked_ones_only_when_asked(store):
     alice = store.add(OPERATOR, "alice")
@@ -168,7 +168,7 @@ def test_a_last_use_that_cannot_be_written_fails_no_request(tmp_path):
         tb.bridge.db.dispose()
 
 
-# --- database outages ------------------------------------------------------------------------------
+# --- database outages -------------------------------------------------------------------------
 
 def test_during_an_sqlite_outage_only_a_token_seen_valid_gets_503(tmp_path):
     """The file is replaced by a directory; the pool's connections, which keep the old file
