@@ -66,7 +66,7 @@ class Bridge:
         self.registry.register(StateCollector(
             self.service, {c.id: [site.id for site in c.sites] for c in config.inventory.clients},
             ZoneInfo(config.inventory.provider.timezone)))
-        self.tokens = TokenStore(self.db, config.webhook_token)
+        self.tokens = TokenStore(self.db, config.webhook_token, self.clock)
         self.health = HealthProbe(self.db, self.clock)
         if config.scrape_token is None:
             log.warning("no scrape token (OWL_SCRAPE_TOKEN, --scrape.token-file): /metrics "

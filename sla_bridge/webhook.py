@@ -28,8 +28,9 @@ from sla_bridge.engine.alerts import AlertNotice
 UTC = dt.timezone.utc
 # Alertmanager writes Go's zero time for "no end" on firing alerts.
 _ZERO_TIME_YEAR = 1
-# The same years as sla_bridge.api.common's (which imports this module; tests/test_webhook.py
-# holds the two equal): any timezone's month and deadline stay inside datetime's range.
+# Years whose months and times the engine computes in any timezone without leaving datetime's
+# range (1..9999): a month's end is the next month's first day, a UTC time moves by a day at most.
+# The API's months and times (sla_bridge.api.common) use the same.
 FIRST_YEAR, LAST_YEAR = 1970, 9998
 OUTSIDE_YEARS = f"the time must fall in the years {FIRST_YEAR} to {LAST_YEAR} once in UTC"
 # The labels that land in a bounded column (sla_bridge.storage.schema: incidents.alertname,

@@ -11,14 +11,11 @@ from flask import current_app, g, jsonify, request
 
 from sla_bridge.auth import WEBHOOK, StorageUnavailable, bearer_token
 from sla_bridge.engine.ledger import MONTH
-from sla_bridge.webhook import REPLACEMENT, UNSTORABLE, PayloadError, parse_time
+from sla_bridge.webhook import (FIRST_YEAR, LAST_YEAR, OUTSIDE_YEARS, REPLACEMENT, UNSTORABLE,
+                                PayloadError, parse_time)
 
 MAX_ID = 2**63 - 1  # a 64-bit signed integer: the id columns of SQLite and PostgreSQL
 DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: str.isdigit also accepts '²'
-# Years whose months and times the engine computes in any timezone without leaving datetime's
-# range (1..9999): a month's end is the next month's first day, a UTC time moves by a day at most.
-FIRST_YEAR, LAST_YEAR = 1970, 9998
-OUTSIDE_YEARS = f"the time must fall in the years {FIRST_YEAR} to {LAST_YEAR} once in UTC"
 
 
 class ApiError(Exception):
