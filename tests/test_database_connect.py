@@ -18,24 +18,24 @@ def silent_server():
         yield listener.getsockname()[1]
 
 
-def test_a_server_that_never_answers_fails_the_connection_within_the_connect_timeout(
-        silent_server):
-    db = Database(f"postgresql://owl:owl@127.0.0.1:{silent_server}/owl")
+def seconds_to_fail(url: str) -> float:
+    """How long connecting to ``url`` takes to fail (it must fail)."""
+    db = Database(url)
     started = time.monotonic()
     try:
         with pytest.raises(OperationalError):
             db.ping()
     finally:
         db.dispose()
-    assert time.monotonic() - started < CONNECT_TIMEOUT_SECONDS + 5
+    return time.monotonic() - started
+
+
+def test_a_server_that_never_answers_fails_the_connection_within_the_connect_timeout(
+        silent_server):
+    url = f"postgresql://owl:owl@127.0.0.1:{silent_server}/owl"
+    assert seconds_to_fail(url) < CONNECT_TIMEOUT_SECONDS + 5
 
 
 def test_a_connect_timeout_in_the_url_wins(silent_server):
-    db = Database(f"postgresql://owl:owl@127.0.0.1:{silent_server}/owl?connect_timeout=2")
-    started = time.monotonic()
-    try:
-        with pytest.raises(OperationalError):
-            db.ping()
-    finally:
-        db.dispose()
-    assert time.monotonic() - started < 5
+    url = f"postgresql://owl:owl@127.0.0.1:{silent_server}/owl?connect_timeout=2"
+    assert seconds_to_fail(url) < 5
