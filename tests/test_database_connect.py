@@ -1,4 +1,4 @@
-"""Connecting to a PostgreSQL server that never answers fails in seconds, not at TCP's timeout."""
+"""Connecting to a database that cannot answer fails in seconds, or waits where it helps."""
 
 import socket
 import time
@@ -6,7 +6,7 @@ import time
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from sla_bridge.storage.database import CONNECT_TIMEOUT_SECONDS, Database
+from sla_bridge.storage.database import CONNECT_TIMEOUT_SECONDS, Database, DatabaseUnreachable
 
 
 @pytest.fixture
@@ -39,3 +39,14 @@ def test_a_server_that_never_answers_fails_the_connection_within_the_connect_tim
 def test_a_connect_timeout_in_the_url_wins(silent_server):
     url = f"postgresql://owl:owl@127.0.0.1:{silent_server}/owl?connect_timeout=2"
     assert seconds_to_fail(url) < 5
+
+
+def test_an_sqlite_file_that_cannot_be_opened_is_not_waited_for(tmp_path):
+    db = Database(f"sqlite:///{tmp_path / 'missing-folder' / 'bridge.db'}")
+    started = time.monotonic()
+    try:
+        with pytest.raises(DatabaseUnreachable, match="unable to open database file"):
+            db.wait_until_reachable(timeout=60)
+    finally:
+        db.dispose()
+    assert time.monotonic() - started < 5

@@ -79,11 +79,11 @@ class Database:
         seconds; then raise :class:`DatabaseUnreachable`.
 
         A bridge may start before its database server (a host's boot, a failover, a container
-        started first) and should not exit for it. An SQLite file is local: there is nothing
-        to wait for, so it fails at once.
+        started first) and should not exit for it. An SQLite file is local: only a lock is
+        worth waiting for (another bridge starting on the same new file holds it while it turns
+        on WAL mode or migrates, and SQLite answers "locked" at once where waiting could
+        deadlock); a file that cannot be opened fails at once.
         """
-        if self.dialect == "sqlite":
-            timeout = 0
         deadline = time.monotonic() + timeout
         delay = 1.0
         while True:
@@ -93,6 +93,8 @@ class Database:
             except OperationalError as exc:
                 reason = _first_line(exc)
             remaining = deadline - time.monotonic()
+            if self.dialect == "sqlite" and "database is locked" not in reason:
+                remaining = 0
             if remaining <= 0:
                 waited = f" (waited {timeout:g}s)" if timeout else ""
                 raise DatabaseUnreachable(
