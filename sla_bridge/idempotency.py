@@ -39,7 +39,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from sla_bridge.storage import named_locks
+from sla_bridge.storage import lock_classes, named_locks
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.schema import IdempotencyKey
 
@@ -49,9 +49,7 @@ HEADER = "Idempotency-Key"
 TTL = dt.timedelta(hours=24)
 MAX_LENGTH = 255  # the column's
 KEY = re.compile(r"[A-Za-z0-9._:~+/=-]+")
-# The lock class requests with the same key take turns under (see sla_bridge.storage.named_locks;
-# the other classes are in sla_bridge.storage.database and sla_bridge.storage.queries).
-IDEMPOTENCY_LOCKS = 0x6F776C11
+IDEMPOTENCY_LOCKS = lock_classes.IDEMPOTENCY_KEYS  # requests with the same key take turns
 
 
 class InvalidKey(ValueError):

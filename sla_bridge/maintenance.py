@@ -64,7 +64,7 @@ from sla_bridge.engine.alerts import AlertNotice, targets_of
 from sla_bridge.engine.maintenance import notice_problem
 from sla_bridge.notify import Notifier, maintenance_message
 from sla_bridge.service import IngestResult, SlaService
-from sla_bridge.storage import named_locks
+from sla_bridge.storage import lock_classes, named_locks
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.schema import Incident, Maintenance
 from sla_bridge.storage.windows import (
@@ -81,9 +81,7 @@ log = logging.getLogger("owl.bridge.maintenance")
 SETTLE = dt.timedelta(minutes=5)
 INFERRED = "inferred: the alert ended while a maintenance silence hid it; this is when the " \
            "bridge found it gone from Alertmanager"
-# The lock class identical announcements take turns under (see sla_bridge.storage.named_locks;
-# the other classes are in sla_bridge.storage.database and sla_bridge.storage.queries).
-WINDOW_LOCKS = 0x6F776C10
+WINDOW_LOCKS = lock_classes.MAINTENANCE_WINDOWS  # identical announcements take turns under it
 
 
 class InvalidWindow(ValueError):

@@ -131,3 +131,10 @@ def test_a_postgresql_transaction_holds_at_most_one_lock_per_bucket(postgres_rep
         held = session.scalar(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
                                    "AND pid = pg_backend_pid()"))
     assert 0 < held <= FINGERPRINT_BUCKETS
+
+
+def test_every_advisory_lock_class_of_the_bridge_is_its_own():
+    from sla_bridge.storage import lock_classes
+
+    classes = {name: value for name, value in vars(lock_classes).items() if name.isupper()}
+    assert len(set(classes.values())) == len(classes) >= 5

@@ -18,11 +18,12 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from sla_bridge.storage import lock_classes
+
 log = logging.getLogger("owl.bridge")
 
-# The lock replicas take turns under to migrate (class and key of a two-key advisory lock; the
-# other classes are in sla_bridge.storage.queries).
-MIGRATION_LOCK = (0x6F776C00, 0)
+# The lock replicas take turns under to migrate (class and key of a two-key advisory lock).
+MIGRATION_LOCK = (lock_classes.MIGRATION, 0)
 # While the database is unreachable, retries come after 1, 2, 4 s, then every RETRY_MAX_SECONDS.
 RETRY_MAX_SECONDS = 5.0
 

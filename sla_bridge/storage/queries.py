@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from sla_bridge.engine.alerts import AlertNotice
 from sla_bridge.engine.maintenance import MaintenanceWindow
+from sla_bridge.storage import lock_classes
 from sla_bridge.storage.schema import Event, Incident, Maintenance, UtcDateTime
 from sla_bridge.storage.windows import window_of
 
@@ -61,10 +62,8 @@ class NewIncident:
     id: int | None = None
 
 
-# Lock classes: the first key of PostgreSQL's two-key advisory locks, one per thing the bridge
-# serializes across replicas (sla_bridge.storage.database takes the others).
-FINGERPRINT_LOCKS = 0x6F776C01
-CONTRACT_HISTORY_LOCK = (0x6F776C02, 0)
+FINGERPRINT_LOCKS = lock_classes.FINGERPRINTS
+CONTRACT_HISTORY_LOCK = (lock_classes.CONTRACT_HISTORY, 0)
 # How many locks serialize the fingerprints; see lock_fingerprints.
 FINGERPRINT_BUCKETS = 256
 
