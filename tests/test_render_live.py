@@ -96,13 +96,20 @@ def capturing_http_server(port: int):
         server.server_close()
 
 
-def test_alertmanager_sends_every_alert_to_the_bridge_with_the_token_from_its_file(tmp_path):
-    bridge_port = free_port()
+def render_for_bridge(tmp_path, bridge_port: int, stack: str = ""):
+    """Render, into ``tmp_path/out``, an inventory with no client whose bridge listens on
+    ``bridge_port``; ``stack`` adds lines to its ``stack`` block. Returns the output folder."""
     inventory = tmp_path / "inventory.yml"
-    inventory.write_text(f"provider:\n  name: OWL SYSTEMS\n  stack:\n"
+    inventory.write_text(f"provider:\n  name: OWL SYSTEMS\n  stack:\n{stack}"
                          f"    bridge: 127.0.0.1:{bridge_port}\n", encoding="utf-8")
     out = tmp_path / "out"
     assert render_case(inventory, out) == 0
+    return out
+
+
+def test_alertmanager_sends_every_alert_to_the_bridge_with_the_token_from_its_file(tmp_path):
+    bridge_port = free_port()
+    out = render_for_bridge(tmp_path, bridge_port)
     base_url = f"http://127.0.0.1:{free_port()}"
     args = [require_binary("prometheus-alertmanager"),
             f"--config.file={out}/alertmanager/alertmanager.yml",
@@ -274,15 +281,12 @@ def test_prometheus_scrapes_a_real_bridge_with_the_rendered_scrape_token(tmp_pat
     """The target is up with the rendered token file, and down on a 401 when the bridge holds
     another token: what Prometheus sends is the file's token, and nothing else gets in."""
     bridge_port = free_port()
-    inventory = tmp_path / "inventory.yml"
-    inventory.write_text(f"provider:\n  name: OWL SYSTEMS\n  stack:\n    scrape_interval: 1s\n"
-                         f"    bridge: 127.0.0.1:{bridge_port}\n", encoding="utf-8")
-    out = tmp_path / "out"
-    assert render_case(inventory, out) == 0
+    out = render_for_bridge(tmp_path, bridge_port, "    scrape_interval: 1s\n")
     scrape_token_file = out / DEFAULT_SCRAPE_TOKEN_FILE
     if bridge_token == "another":
         scrape_token_file = tmp_path / "another-token"
         scrape_token_file.write_text("not-the-rendered-scrape-token\n", encoding="utf-8")
+    inventory = tmp_path / "inventory.yml"  # written by render_for_bridge
     bridge = [sys.executable, "-m", "owl_commands.cli", "bridge", "--inventory", str(inventory),
               "--database", f"sqlite:///{tmp_path / 'bridge.db'}",
               "--web.listen-address", f"127.0.0.1:{bridge_port}",
