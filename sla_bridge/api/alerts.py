@@ -68,7 +68,7 @@ def _count_refusal(response):
 def _delivery(context) -> Delivery:
     request.max_content_length = max(MAX_BODY_BYTES, context.config.max_body_bytes)
     try:
-        payload = json_body()
+        payload = json_body(refuse_unstorable=False)
     except RequestEntityTooLarge:
         raise ApiError(413, f"the body is over {request.max_content_length} bytes: lower the "
                        "receiver's max_alerts") from None

@@ -9,7 +9,7 @@ import re
 
 from flask import current_app, g, jsonify, request
 
-from sla_bridge.auth import WEBHOOK, StorageUnavailable, bearer_token
+from sla_bridge.auth import StorageUnavailable, bearer_token
 from sla_bridge.engine.ledger import MONTH
 from sla_bridge.webhook import (FIRST_YEAR, LAST_YEAR, OUTSIDE_YEARS, REPLACEMENT, UNSTORABLE,
                                 PayloadError, parse_time)
@@ -71,12 +71,13 @@ def requires(*kinds: str):
     return decorate
 
 
-def json_body() -> dict:
+def json_body(refuse_unstorable: bool = True) -> dict:
     """The body's JSON object.
 
     Text no database stores (a NUL byte: PostgreSQL; a lone surrogate: SQLite's driver and
-    PostgreSQL's) is a 400 naming its field for operators, who can send it again without;
-    Alertmanager never retries a 4xx, so ``sla_bridge.webhook`` stores its deliveries' instead.
+    PostgreSQL's) is a 400 naming its field: operators can send it again without. Alertmanager
+    never retries a 4xx, so its webhook passes ``refuse_unstorable=False`` and
+    ``sla_bridge.webhook`` stores such text replaced instead.
     """
     try:
         payload = request.get_json(silent=True)
@@ -86,12 +87,9 @@ def json_body() -> dict:
         raise ApiError(400, "the body must be valid JSON (Content-Type: application/json)")
     if not isinstance(payload, dict):
         raise ApiError(400, "the body must be a JSON object")
-    principal = g.get("principal")
-    if principal is None or principal.kind != WEBHOOK:
-        where = _unstorable(payload)
-        if where:
-            raise ApiError(400, "text with a NUL byte or a lone surrogate cannot be stored",
-                           where)
+    where = _unstorable(payload) if refuse_unstorable else None
+    if where:
+        raise ApiError(400, "text with a NUL byte or a lone surrogate cannot be stored", where)
     return payload
 
 
