@@ -17,6 +17,8 @@ setup(
         "exporters.catalogue": ["catalogue.json"],
         "sla_bridge": ["migrations/*.py", "migrations/script.py.mako", "migrations/versions/*.py",
                        "openapi.yml"],
+        "sla_bridge.web": ["templates/*.html", "static/*", "babel.cfg",
+                           "translations/*/LC_MESSAGES/*.po", "translations/*/LC_MESSAGES/*.mo"],
     },
     # Every third-party module the shipped packages import, each declared directly (checked by
     # tests/test_dependencies.py); requirements.lock pins the deployed set (scripts/lock.sh).
@@ -25,7 +27,13 @@ setup(
         "aiosmtpd>=1.4,<2",
         "alembic>=1.13,<2",
         "apscheduler>=3.10,<4",
+        # the pages' dates, numbers and money in the reader's language
+        "babel>=2.14,<3",
         "flask>=3.0,<4",
+        # the pages' catalogue of texts (sla_bridge/web/translations)
+        "flask-babel>=4.0,<5",
+        # the pages' forms and their CSRF protection
+        "flask-wtf>=1.2,<2",
         # `owl grafana sync`. 3.11 is the last line built on requests: from 4.0 on, grafana-client
         # depends on niquests, whose urllib3-future installs its own `urllib3` package over the
         # real one (checked: after installing grafana-client 4.3 or 5.1, `import urllib3` is
@@ -33,6 +41,8 @@ setup(
         # requests for the bridge, the exporter and the tests.
         "grafana-client>=3.11.2,<4",
         "holidays>=0.50,<1",
+        # failed sign-ins per address (the engine of Flask-Limiter, used directly)
+        "limits>=3.13,<6",
         # CMS and component versions compared as PEP 440 versions (exporters/versions.py)
         "packaging>=23,<27",
         "prometheus-client>=0.20,<1",
@@ -47,6 +57,7 @@ setup(
         "waitress>=3.0,<4",
         # the bridge's HTTP errors (Flask's own toolkit, imported directly)
         "werkzeug>=3.0,<4",
+        "wtforms>=3.1,<4",
     ],
     extras_require={
         # `python -m dashboards.build`: the builds of grafana-foundation-sdk are numbered
@@ -65,6 +76,8 @@ setup(
             # tests/test_api_fuzz.py (4.32 is the version checked here; the 4.x line has the
             # Config.from_dict, dictionaries and checks the test uses)
             "schemathesis>=4.32,<5",
+            # the browser tests drive Debian's chromium through chromium-driver
+            "selenium>=4.20,<5",
         ],
     },
     entry_points={"console_scripts": ["owl=owl_commands.cli:main"]},

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -27,6 +27,7 @@ from sla_bridge.notify import Notifier
 from sla_bridge.service import IngestResult, SlaService
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.probe import HealthProbe
+from sla_bridge.web import WebConfig, error_page, init_web, is_page
 
 log = logging.getLogger("owl.bridge")
 
@@ -44,6 +45,7 @@ class BridgeConfig:
     scrape_token: str | None = None  # None: /metrics answers 401 to everyone
     # How long to wait for a database server that does not answer yet (0: fail at once).
     storage_wait_seconds: float = 0.0
+    web: WebConfig = field(default_factory=WebConfig)  # the console's and the portal's pages
 
 
 class Bridge:
@@ -96,12 +98,14 @@ class Bridge:
 
 
 def create_app(config: BridgeConfig) -> Flask:
-    app = Flask("sla_bridge", static_folder=None)  # an API: no /static route
+    app = Flask("sla_bridge", static_folder=None)  # the pages' files: sla_bridge.web
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
-    app.extensions["owl"] = Bridge(config)
-    for module in (alerts, incidents, ledger, export, maintenances, ops):
-        app.register_blueprint(module.blueprint)
+    bridge = app.extensions["owl"] = Bridge(config)
+    api = [module.blueprint for module in (alerts, incidents, ledger, export, maintenances, ops)]
+    for blueprint in api:
+        app.register_blueprint(blueprint)
+    init_web(app, bridge, config.web, api)
     _register_errors(app)
     return app
 
@@ -114,13 +118,19 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def _storage_unavailable(exc):
         log.error("storage unavailable: %s", exc.__class__.__name__)
-        return error_response(503, "storage is unavailable; retry later")
+        return _error(503, "storage is unavailable; retry later")
 
     @app.errorhandler(SQLAlchemyError)
     def _storage_error(exc):
         log.exception("storage error")
-        return error_response(503, "storage error; retry later")
+        return _error(503, "storage error; retry later")
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        return error_response(exc.code or 500, exc.description or exc.name)
+        return _error(exc.code or 500, exc.description or exc.name)
+
+
+def _error(status: int, message: str):
+    """The API's JSON error, or for a page the page of that error (in French: the API's
+    English message is not shown there)."""
+    return error_page(status) if is_page() else error_response(status, message)
