@@ -25,7 +25,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from sla_bridge.auth import CLIENT, OPERATOR
-from sla_bridge.web import formatting, signin
+from sla_bridge.web import clients, formatting, incidents, ledger, maintenances, signin
 from sla_bridge.web.guard import current_principal, safe_next
 from sla_bridge.web.sessions import Lifetimes, WebSessions
 
@@ -33,7 +33,7 @@ log = logging.getLogger("owl.bridge")
 
 HERE = Path(__file__).parent
 LANGUAGES = ("fr",)  # the catalogue's languages; the first is the default
-BLUEPRINTS = (signin,)
+BLUEPRINTS = (signin, incidents, maintenances, clients, ledger)
 # Pages never cached: they show one principal's data.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
