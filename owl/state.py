@@ -46,6 +46,10 @@ class StatePaths:
         return self.root / "secrets" / "bridge-scrape-token"
 
     @property
+    def web_secret_file(self) -> Path:
+        return self.root / "secrets" / "bridge-web-secret"
+
+    @property
     def operator_token_file(self) -> Path:
         return self.root / "secrets" / "demo-operator-token"
 

@@ -26,6 +26,23 @@ def register(subparsers) -> None:
                         help="file holding the bearer token /metrics requires of Prometheus "
                              "(OWL_SCRAPE_TOKEN in the environment wins); without one, /metrics "
                              "refuses every scrape")
+    bridge.add_argument("--web.secret-file", dest="web_secret_file",
+                        help="file holding the key that signs the pages' CSRF cookie "
+                             "(OWL_WEB_SECRET in the environment wins); the same on every "
+                             "replica. Without one, a random key: forms open across a restart "
+                             "must be reloaded")
+    bridge.add_argument("--web.session-lifetime", dest="session_lifetime", type=_lifetime,
+                        default="12h", metavar="DURATION",
+                        help="how long a sign-in to the pages lasts (default %(default)s)")
+    bridge.add_argument("--web.remember-lifetime", dest="remember_lifetime", type=_lifetime,
+                        default="30d", metavar="DURATION",
+                        help="how long it lasts on a device the user asks to remember "
+                             "(default %(default)s)")
+    bridge.add_argument("--web.secure-cookies", dest="secure_cookies", action="store_true",
+                        default=None,
+                        help="mark the pages' cookies Secure even when the request seems plain "
+                             "HTTP (a TLS proxy in front); by default they are Secure over "
+                             "HTTPS and when provider.stack.console_url is https://")
     bridge.add_argument("--web.threads", dest="threads", type=int, default=16,
                         help="WSGI worker threads (default %(default)s)")
     bridge.add_argument("--alertmanager.url", dest="alertmanager_url",
@@ -118,9 +135,26 @@ def _creatable_database_url(args) -> str:
     return url
 
 
+def _lifetime(text: str):
+    """A session lifetime such as ``12h`` or ``30d``: at least a minute."""
+    import datetime as dt
+
+    from owl.inventory.fields import parse_duration
+
+    try:
+        value = parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value < dt.timedelta(minutes=1):
+        raise argparse.ArgumentTypeError(f"{text!r}: a session lasts at least 1m")
+    return value
+
+
 def _run_bridge(args) -> int:
     from sla_bridge.app import BridgeConfig
-    from sla_bridge.auth import SCRAPE, read_secret, read_webhook_token
+    from sla_bridge.auth import SCRAPE, WEB, read_secret, read_webhook_token
+    from sla_bridge.web import WebConfig
+    from sla_bridge.web.sessions import Lifetimes
     from sla_bridge.notify import read_smtp_password
     from sla_bridge.server import serve
     from sla_bridge.storage.database import DatabaseUnreachable
@@ -142,6 +176,14 @@ def _run_bridge(args) -> int:
     except (OSError, ValueError) as exc:
         print(f"cannot read the scrape token: {exc}", file=sys.stderr)
         return 1
+    try:
+        web_secret = read_secret(WEB, args.web_secret_file)
+    except (OSError, ValueError) as exc:
+        print(f"cannot read the web secret: {exc}", file=sys.stderr)
+        return 1
+    web = WebConfig(secret_key=web_secret,
+                    lifetimes=Lifetimes(args.session_lifetime, args.remember_lifetime),
+                    secure_cookies=args.secure_cookies)
     smtp = inventory.provider.smtp
     try:
         smtp_password = read_smtp_password(smtp)
@@ -155,7 +197,8 @@ def _run_bridge(args) -> int:
     try:
         serve(BridgeConfig(_creatable_database_url(args), inventory, token,
                            alertmanager_url=args.alertmanager_url, smtp_password=smtp_password,
-                           storage_wait_seconds=args.storage_wait, scrape_token=scrape_token),
+                           storage_wait_seconds=args.storage_wait, scrape_token=scrape_token,
+                           web=web),
               args.listen, threads=args.threads)
     except DatabaseUnreachable as exc:
         print(f"{exc}; the bridge is not started (--storage.wait-timeout sets how long it "

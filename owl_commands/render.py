@@ -48,9 +48,10 @@ def run_render(args) -> int:
                             scrape_token_file=args.scrape_token_file)
     files = render(inventory, options)
     mode = 0o644 if options.profile == "compose" else 0o600
-    tokens = (("webhook", options.token_file), ("scrape", options.scrape_token_path))
+    tokens = (("webhook", options.token_file), ("scrape", options.scrape_token_path),
+              ("web", options.web_secret_path))
     try:
-        for what, path in tokens:  # both checked before either is created
+        for what, path in tokens:  # all checked before any is created
             check_token_file(path, what)
         created = [(what, path) for what, path in tokens if ensure_token_file(path, mode, what)]
         write_rendered(files, args.out)

@@ -93,8 +93,9 @@ def services(inventory: Inventory, paths: StatePaths, inventory_path: Path, demo
             "bridge", "--inventory", str(inventory_path), "--database", paths.database_url,
             "--web.listen-address", stack.bridge,
             "--webhook.token-file", str(paths.webhook_token_file),
-            "--scrape.token-file", str(paths.scrape_token_file)),
-            f"http://{stack.bridge}/readyz", f"http://{stack.bridge}/api/v1/incidents"),
+            "--scrape.token-file", str(paths.scrape_token_file),
+            "--web.secret-file", str(paths.web_secret_file)),
+            f"http://{stack.bridge}/readyz", f"http://{stack.bridge}/"),
         Service("demo-site", _owl(
             "demo", "site", "--web.listen-address", demo_site, "--state", str(paths.root)),
             f"http://{demo_site}/", f"http://{demo_site}/"),
@@ -137,6 +138,7 @@ def render_config(inventory: Inventory, paths: StatePaths) -> None:
                             scrape_token_file=paths.scrape_token_file)
     ensure_token_file(paths.webhook_token_file)
     ensure_token_file(paths.scrape_token_file, what="scrape")
+    ensure_token_file(paths.web_secret_file, what="web")
     write_rendered(render(inventory, options), paths.config)
 
 
@@ -248,13 +250,19 @@ def _stop_on_signals(supervisor: Supervisor) -> None:
     signal.signal(signal.SIGTERM, _handler)
 
 
+def _console(listed: list[Service]) -> str:
+    return next(service.url for service in listed if service.name == "owl-bridge")
+
+
 def _print_ready(listed: list[Service], token: str, paths: StatePaths) -> None:
     print("owl-monitoring is up:")
     for service in listed:
         print(f"  {service.name:<18} {service.url}")
     print(f"  {'state folder':<18} {paths.root}")
     print(f"demo operator token: {token}")
-    print("try: owl demo break   (the demo shop goes down; an incident opens within 2 minutes)")
+    print(f"  sign in to the console at {_console(listed)} with it")
+    print("try: owl demo break   (the demo shop goes down; an incident opens within 2 minutes,")
+    print("                       and its page mails a link that opens it in the console)")
     print("     owl demo repair  (it comes back; the incident resolves)")
     print("stop with Ctrl-C", flush=True)
 

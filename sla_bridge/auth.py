@@ -72,11 +72,12 @@ def bearer_token(header: str | None) -> str | None:
 
 
 # The environment variable of each secret the bridge reads at start, beside its file option.
-SECRET_VARIABLES = {WEBHOOK: "OWL_WEBHOOK_TOKEN", SCRAPE: "OWL_SCRAPE_TOKEN"}
+WEB = "web"  # the key of the pages' CSRF cookie (sla_bridge.web): not a principal either
+SECRET_VARIABLES = {WEBHOOK: "OWL_WEBHOOK_TOKEN", SCRAPE: "OWL_SCRAPE_TOKEN", WEB: "OWL_WEB_SECRET"}
 
 
 def read_secret(kind: str, token_file: str | None) -> str | None:
-    """The ``kind`` secret (webhook or scrape): its environment variable wins over the file; the
+    """The ``kind`` secret (webhook, scrape or web): its environment variable wins over the file; the
     file holds the token on its first line."""
     token = os.environ.get(SECRET_VARIABLES[kind])
     if token:

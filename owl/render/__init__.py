@@ -11,11 +11,14 @@
                                        schedules, as recording rules (.generated_rules)
     alertmanager/alertmanager.yml      bridge route, then on-call by contract, severity and
                                        business hours with holidays (.alertmanager)
+    alertmanager/templates/owl-email.tmpl  the on-call emails, French, linking to the console's
+                                       incident page (.email_template)
     blackbox/blackbox.yml              probe modules (.blackbox)
     grafana/provisioning/...           datasource and dashboard provider (.grafana)
     grafana/dashboards/<name>.json     copies of the dashboards package's dashboards
     secrets/bridge-webhook-token       the bridge's webhook token (.webhook_token; not rendered)
     secrets/bridge-scrape-token        the token Prometheus scrapes the bridge with (the same)
+    secrets/bridge-web-secret          the key of the bridge's pages' CSRF cookie (the same)
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from owl.render.alertmanager import render_alertmanager
 from owl.render.blackbox import render_blackbox
 from owl.render.generated_rules import render_generated_rules
 from owl.render.grafana import DASHBOARDS_DIR, render_grafana
-from owl.render.profile import DEFAULT_SCRAPE_TOKEN_FILE, DEFAULT_TOKEN_FILE, build_profile
+from owl.render.profile import (DEFAULT_SCRAPE_TOKEN_FILE, DEFAULT_TOKEN_FILE,
+                                DEFAULT_WEB_SECRET_FILE, build_profile)
 from owl.render.prometheus import RULES_DIR, TARGETS_DIR, render_prometheus
 
 # Directories holding only rendered files: a file there that was not rendered this time is stale.
@@ -54,6 +58,10 @@ class RenderOptions:
     @property
     def scrape_token_path(self) -> Path:
         return Path(self.scrape_token_file or Path(self.out_dir) / DEFAULT_SCRAPE_TOKEN_FILE)
+
+    @property
+    def web_secret_path(self) -> Path:
+        return Path(self.out_dir) / DEFAULT_WEB_SECRET_FILE
 
 
 def render(inventory: Inventory, options: RenderOptions) -> dict[str, str]:

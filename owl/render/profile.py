@@ -26,6 +26,8 @@ PROFILES = ("local", "compose")
 DEFAULT_TOKEN_FILE = "secrets/bridge-webhook-token"
 # The token Prometheus scrapes the bridge's /metrics with, unless --scrape.token-file says else.
 DEFAULT_SCRAPE_TOKEN_FILE = "secrets/bridge-scrape-token"
+# The key the bridge signs its pages' CSRF cookie with, so forms survive restarts and replicas.
+DEFAULT_WEB_SECRET_FILE = "secrets/bridge-web-secret"
 # Where Grafana reads provisioned dashboards, in both profiles.
 GRAFANA_DASHBOARDS_DIR = "/var/lib/grafana/dashboards"
 
@@ -48,6 +50,7 @@ COMPOSE_MOUNTS = {
     "grafana/dashboards": GRAFANA_DASHBOARDS_DIR,
     DEFAULT_TOKEN_FILE: "/run/secrets/bridge-webhook-token",
     DEFAULT_SCRAPE_TOKEN_FILE: "/run/secrets/bridge-scrape-token",
+    DEFAULT_WEB_SECRET_FILE: "/run/secrets/bridge-web-secret",
 }
 
 
