@@ -10,12 +10,15 @@ import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 _ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+# What a web address may hold written as is: it goes into YAML, templates and HTML attributes.
+_WEB_ADDRESS_CHARACTERS = re.compile(r"^[A-Za-z0-9._~:/\[\]%-]+$")
 
 
 def _money(value):
@@ -91,6 +94,28 @@ def _timezone(value):
     return value
 
 
+def _web_address(value):
+    """An http(s) URL without query or fragment, without its trailing slash."""
+    example = '"https://owl.example.fr"'
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"expected an http or https URL such as {example}")
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"{value!r} is not an http or https URL such as {example}")
+    if "?" in value or "#" in value:
+        raise ValueError(f"{value!r} must have no query (?...) or fragment (#...)")
+    if not _WEB_ADDRESS_CHARACTERS.match(value) or "@" in parts.netloc:
+        raise ValueError(f"{value!r} may hold letters, digits and . _ ~ : / [ ] % - only "
+                         "(no credentials, spaces or quotes; an IDN in its xn-- form)")
+    try:
+        parts.port  # urlsplit checks the port only when asked for it
+    except ValueError:
+        raise ValueError(f"{value!r} has an invalid port") from None
+    if not parts.hostname:
+        raise ValueError(f"{value!r} has no host")
+    return f"{parts.scheme.lower()}://{parts.netloc}{parts.path.rstrip('/')}"
+
+
 def _secret_file(value):
     if not isinstance(value, str) or not value:
         raise ValueError("expected the path of a file holding the secret")
@@ -103,6 +128,7 @@ Duration = Annotated[dt.timedelta, BeforeValidator(parse_duration)]
 TimezoneName = Annotated[str, BeforeValidator(_timezone)]
 Identifier = Annotated[str, Field(pattern=_ID)]
 SecretFile = Annotated[str, BeforeValidator(_secret_file)]
+WebAddress = Annotated[str, BeforeValidator(_web_address)]
 
 
 class StrictModel(BaseModel):

@@ -8,11 +8,12 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from owl.inventory.contract import Calendar
-from owl.inventory.fields import Duration, SecretFile, StrictModel, TimezoneName
+from owl.inventory.fields import Duration, SecretFile, StrictModel, TimezoneName, WebAddress
 from owl.tsdb_retention import DEFAULT as DEFAULT_RETENTION
 from owl.tsdb_retention import Retention
 
 DEFAULT_TIMEZONE = "Europe/Paris"
+DEFAULT_BRIDGE = "127.0.0.1:9180"
 
 
 class Smtp(StrictModel):
@@ -48,16 +49,28 @@ class Receivers(StrictModel):
 
 
 class Stack(StrictModel):
-    """Where the parts of the stack listen, as Prometheus and Alertmanager reach them."""
+    """Where the parts of the stack listen, as Prometheus and Alertmanager reach them; and the
+    bridge's console as on-call engineers' browsers reach it (``console_url``, default
+    ``http://`` + ``bridge``, without trailing slash)."""
 
     prometheus: str = "127.0.0.1:9090"
     alertmanager: str = "127.0.0.1:9093"
     blackbox_exporter: str = "127.0.0.1:9115"
     exporter: str = "127.0.0.1:9181"
-    bridge: str = "127.0.0.1:9180"
+    bridge: str = DEFAULT_BRIDGE
+    console_url: WebAddress = f"http://{DEFAULT_BRIDGE}"
     scrape_interval: Duration = dt.timedelta(seconds=30)
     evaluation_interval: Duration = dt.timedelta(seconds=30)
     retention: Retention = DEFAULT_RETENTION  # how long Prometheus keeps samples
+
+    @model_validator(mode="before")
+    @classmethod
+    def _console_on_the_bridge(cls, data):
+        """Without ``console_url``, the console is the bridge's own address."""
+        if isinstance(data, dict) and data.get("console_url") is None \
+                and isinstance(data.get("bridge", DEFAULT_BRIDGE), str):
+            data = {**data, "console_url": f"http://{data.get('bridge', DEFAULT_BRIDGE)}"}
+        return data
 
 
 # How often each probe kind runs unless the inventory says otherwise; the exporter's probes
