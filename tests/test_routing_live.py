@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
+import yaml
 
 from owl.inventory import parse_inventory
-from owl.render.alertmanager import alertmanager_config
+from owl.render.alertmanager import CONFIG_PATH, render_alertmanager
 from owl.render.profile import build_profile
 from owl.render.serialize import to_yaml
 from tests.support.binaries import require_binary
@@ -82,6 +84,18 @@ def shortened(config: dict) -> dict:
     return config
 
 
+def write_shortened(files: dict[str, str], out_dir) -> Path:
+    """The rendered Alertmanager files under ``out_dir``, alertmanager.yml with the timings
+    shortened; its path."""
+    for relative, text in files.items():
+        (out_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+        (out_dir / relative).write_text(text, encoding="utf-8")
+    config_file = out_dir / CONFIG_PATH
+    config_file.write_text(to_yaml(shortened(yaml.safe_load(files[CONFIG_PATH]))),
+                           encoding="utf-8")
+    return config_file
+
+
 def alert(alertname: str, client: str, site: str, severity: str, **labels: str) -> dict:
     return {"labels": {"alertname": alertname, "client": client, "site": site,
                        "severity": severity, **labels},
@@ -115,10 +129,8 @@ def test_pages_go_out_by_contract_business_hours_and_holidays_and_everything_rea
     profile = build_profile("local", inventory.provider.stack, tmp_path, tmp_path / "bridge-token")
     (tmp_path / "bridge-token").write_text("bridge-token\n", encoding="utf-8")
     today = now_in_paris.date()
-    config = alertmanager_config(inventory, profile, today, holidays_with_today(today))
-    config_file = tmp_path / "alertmanager" / "alertmanager.yml"
-    config_file.parent.mkdir()
-    config_file.write_text(to_yaml(shortened(config)), encoding="utf-8")
+    config_file = write_shortened(render_alertmanager(inventory, profile, today,
+                                                      holidays_with_today(today)), tmp_path)
     assert PAGER_TOKEN not in config_file.read_text()
     url = f"http://127.0.0.1:{ports['alertmanager']}"
     args = [require_binary("prometheus-alertmanager"), f"--config.file={config_file}",

@@ -19,7 +19,9 @@ target (``client``, ``site``, ``server``); the first matching route wins unless 
 
 A channel missing from ``provider.receivers`` routes to ``null``. Secrets stay in files: the
 bridge's and webhooks' tokens (``credentials_file``) and the SMTP password
-(``smtp_auth_password_file``).
+(``smtp_auth_password_file``). The on-call emails (pager, phone-email, ticket) are French, with a
+link to the incident in the bridge's console, from the template file rendered beside
+(owl.render.email_template); the watchdog's, which a dead man's switch reads, stay Alertmanager's.
 
 Inhibition (it mutes every receiver, the bridge included: a consequence is not a second
 incident; the muted alert is delivered if it still fires once its cause resolves):
@@ -40,6 +42,7 @@ import yaml
 
 from alert_rules import WATCHDOG_ALERT
 from owl.inventory import Client, Inventory, Receiver, Receivers, Smtp
+from owl.render.email_template import TEMPLATE_REFERENCE, email_fields, render_email_template
 from owl.render.profile import Profile, host_port
 from owl.render.serialize import to_yaml
 from owl.render.time_intervals import (CalendarGroup, HolidaySource, calendar_groups,
@@ -72,7 +75,9 @@ BRIDGE_MAX_ALERTS = 8_000
 
 def render_alertmanager(inventory: Inventory, profile: Profile, today: dt.date,
                         holidays: HolidaySource = public_holidays) -> dict[str, str]:
-    return {CONFIG_PATH: to_yaml(alertmanager_config(inventory, profile, today, holidays))}
+    """alertmanager.yml (first), then the email template it names."""
+    return {CONFIG_PATH: to_yaml(alertmanager_config(inventory, profile, today, holidays)),
+            **render_email_template(inventory, notified_clients(inventory, today))}
 
 
 def alertmanager_config(inventory: Inventory, profile: Profile, today: dt.date,
@@ -83,6 +88,7 @@ def alertmanager_config(inventory: Inventory, profile: Profile, today: dt.date,
     groups = calendar_groups(inventory, notified)
     return {
         "global": smtp_settings(inventory.provider.smtp),
+        "templates": [TEMPLATE_REFERENCE],
         "route": {
             "receiver": NULL_RECEIVER,
             "group_by": GROUP_BY,
@@ -233,17 +239,18 @@ def bridge_receiver(profile: Profile) -> dict:
 
 def on_call_receivers(receivers: Receivers) -> list[dict]:
     """One receiver per configured channel, in severity order, then the watchdog's."""
-    configured = [on_call_receiver(name, getattr(receivers, field))
+    configured = [on_call_receiver(name, getattr(receivers, field), email_fields())
                   for name, field in SEVERITY_CHANNELS.values() if getattr(receivers, field)]
     if receivers.watchdog:
         configured.append(on_call_receiver(WATCHDOG_RECEIVER, receivers.watchdog))
     return configured
 
 
-def on_call_receiver(name: str, receiver: Receiver) -> dict:
+def on_call_receiver(name: str, receiver: Receiver, email: dict | None = None) -> dict:
+    """``email``: the subject, HTML and text of its emails, else Alertmanager's."""
     config = {"name": name}
     if receiver.email:
-        config["email_configs"] = [{"to": receiver.email, "send_resolved": True}]
+        config["email_configs"] = [{"to": receiver.email, "send_resolved": True, **(email or {})}]
     if receiver.webhook_url:
         config["webhook_configs"] = [webhook(receiver.webhook_url, receiver.webhook_token_file)]
     return config
