@@ -28,6 +28,7 @@ from sla_bridge.service import IngestResult, SlaService
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.probe import HealthProbe
 from sla_bridge.web import WebConfig, error_page, init_web, is_page
+from sla_bridge.web.sessions import WebSessions
 
 log = logging.getLogger("owl.bridge")
 
@@ -70,6 +71,7 @@ class Bridge:
             ZoneInfo(config.inventory.provider.timezone)))
         self.tokens = TokenStore(self.db, config.webhook_token, self.clock)
         self.health = HealthProbe(self.db, self.clock)
+        self.web_sessions = WebSessions(self.db, self.clock, config.web.lifetimes)
         if config.scrape_token is None:
             log.warning("no scrape token (OWL_SCRAPE_TOKEN, --scrape.token-file): /metrics "
                         "refuses every scrape and Prometheus will report the bridge down")

@@ -48,6 +48,8 @@ def start_jobs(bridge) -> BackgroundScheduler:
                       id="sync_silenced_alerts", max_instances=1, coalesce=True)
     scheduler.add_job(bridge.notifier.retry, "interval", seconds=NOTIFICATION_RETRY_SECONDS,
                       id="retry_notifications", max_instances=1, coalesce=True)
+    scheduler.add_job(bridge.web_sessions.purge, "interval", hours=1, id="purge_web_sessions",
+                      max_instances=1, coalesce=True)
     scheduler.start()
     return scheduler
 

@@ -99,7 +99,7 @@ def init_web(app: Flask, bridge, config: WebConfig, api_blueprints) -> None:
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.session_interface = _CsrfCookie()
-    app.extensions["owl_web"] = Web(config, WebSessions(bridge.db, bridge.clock, config.lifetimes))
+    app.extensions["owl_web"] = Web(config, bridge.web_sessions)
     Babel(app, locale_selector=_locale, default_locale=LANGUAGES[0],
           default_translation_directories=str(HERE / "translations"))
     csrf = CSRFProtect(app)
