@@ -250,17 +250,13 @@ def _stop_on_signals(supervisor: Supervisor) -> None:
     signal.signal(signal.SIGTERM, _handler)
 
 
-def _console(listed: list[Service]) -> str:
-    return next(service.url for service in listed if service.name == "owl-bridge")
-
-
-def _print_ready(listed: list[Service], token: str, paths: StatePaths) -> None:
+def _print_ready(listed: list[Service], token: str, paths: StatePaths, console_url: str) -> None:
     print("owl-monitoring is up:")
     for service in listed:
         print(f"  {service.name:<18} {service.url}")
     print(f"  {'state folder':<18} {paths.root}")
     print(f"demo operator token: {token}")
-    print(f"  sign in to the console at {_console(listed)} with it")
+    print(f"  sign in to the console at {console_url}/ with it")
     print("try: owl demo break   (the demo shop goes down; an incident opens within 2 minutes,")
     print("                       and its page mails a link that opens it in the console)")
     print("     owl demo repair  (it comes back; the incident resolves)")
@@ -300,7 +296,7 @@ def run(args) -> int:
                 break
             supervisor.start(service)
         if not supervisor.stopping and not supervisor.first_exited():
-            _print_ready(listed, token, paths)
+            _print_ready(listed, token, paths, inventory.provider.stack.console_url)
         while not supervisor.stopping:
             exited = supervisor.first_exited()
             if exited:

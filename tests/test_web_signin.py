@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from sla_bridge.storage.schema import WebSession
-from tests.support.bridge import WEBHOOK_TOKEN
+from tests.support.bridge import INVENTORY, WEBHOOK_TOKEN, alert, at, make_bridge
 from tests.support.pages import csrf_token, page_text, sign_in
 
 OTHER_ADDRESS = {"REMOTE_ADDR": "192.0.2.7"}
@@ -105,7 +105,7 @@ def test_signing_in_without_the_forms_csrf_token_opens_no_session(tb):
 
 def test_signing_out_ends_the_session_on_the_server_even_for_a_copied_cookie(tb):
     cookie = session_cookie(sign_in(tb.client, tb.operator_token)).split(";")[0]
-    token = csrf_token(page_text(tb.client.get("/signin")))
+    token = csrf_token(page_text(tb.client.get("/incidents")))  # every page can sign out
     response = tb.client.post("/signout", data={"csrf_token": token})
     assert response.status_code == 302 and response.headers["Location"] == "/signin"
     assert not signed_in(tb.client)
@@ -167,7 +167,7 @@ def test_the_session_cookie_does_not_authenticate_the_api(tb):
 
 
 def test_the_apis_bearer_token_routes_need_no_csrf_token(tb):
-    tb.post_alerts()
+    assert tb.post_alerts(alert()).status_code == 200
     incident = tb.incidents()[0]
     response = tb.as_operator("POST", f"/api/v1/incidents/{incident['id']}/ack")
     assert response.status_code == 200
@@ -210,3 +210,14 @@ def test_lifetimes_are_the_bridges_options(tmp_path):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["bridge", "--inventory", "x.yml",
                                    "--web.session-lifetime", "10s"])
+
+
+def test_cookies_are_secure_when_the_console_is_served_over_https(database_url):
+    inventory = INVENTORY.replace("  timezone: Europe/Paris\n", "  timezone: Europe/Paris\n"
+                                  "  stack: {console_url: 'https://owl.example.fr'}\n", 1)
+    bridge = make_bridge(database_url, at("2025-03-07 10:00"), inventory)
+    try:
+        cookie = session_cookie(sign_in(bridge.client, bridge.operator_token))
+        assert "Secure" in cookie  # a TLS proxy in front: the bridge itself sees plain HTTP
+    finally:
+        bridge.bridge.db.dispose()

@@ -52,16 +52,16 @@ class WebConfig:
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     # Secure cookies: None follows the request (HTTPS, or an https:// console URL), True always
     secure_cookies: bool | None = None
-    console_url: str | None = None  # the address browsers reach the bridge at
     signin_limits: str = "10 per minute; 30 per hour"  # failed sign-ins per address
 
 
 class Web:
     """What the pages share: sessions, the sign-in limiter, the cookie policy."""
 
-    def __init__(self, config: WebConfig, sessions: WebSessions):
+    def __init__(self, config: WebConfig, sessions: WebSessions, console_url: str):
         self.config = config
         self.sessions = sessions
+        self.console_url = console_url  # where browsers reach the bridge (provider.stack)
         self._limits = parse_many(config.signin_limits)
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
@@ -75,8 +75,7 @@ class Web:
     def secure_cookies(self) -> bool:
         if self.config.secure_cookies is not None:
             return self.config.secure_cookies
-        console = self.config.console_url
-        return request.is_secure or bool(console and urlsplit(console).scheme == "https")
+        return request.is_secure or urlsplit(self.console_url).scheme == "https"
 
 
 class _CsrfCookie(SecureCookieSessionInterface):
@@ -99,7 +98,8 @@ def init_web(app: Flask, bridge, config: WebConfig, api_blueprints) -> None:
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.session_interface = _CsrfCookie()
-    app.extensions["owl_web"] = Web(config, bridge.web_sessions)
+    app.extensions["owl_web"] = Web(config, bridge.web_sessions,
+                                    bridge.config.inventory.provider.stack.console_url)
     Babel(app, locale_selector=_locale, default_locale=LANGUAGES[0],
           default_translation_directories=str(HERE / "translations"))
     csrf = CSRFProtect(app)

@@ -17,8 +17,9 @@ def csrf_token(html: str) -> str:
 
 
 def page_text(response) -> str:
-    """A page's HTML as text, for assertions on what it says."""
-    return response.get_data(as_text=True)
+    """A page's HTML with its character references decoded (``&#39;`` as ``'``), for
+    assertions on what it says."""
+    return unescape(response.get_data(as_text=True))
 
 
 def sign_in(client, token: str, remember: bool = False, next_path: str = "",
