@@ -144,6 +144,11 @@ def test_the_installed_exporter_and_bridge_serve_metrics_and_health(installed_ow
         ready = requests.get(f"http://127.0.0.1:{bridge}/readyz", timeout=10)
         assert ready.json()["status"] == "ok"
         assert requests.get(f"http://127.0.0.1:{bridge}/metrics", timeout=10).status_code == 401
+        # the pages come with their templates, styles and French catalogue
+        signin = requests.get(f"http://127.0.0.1:{bridge}/signin", timeout=10)
+        assert signin.status_code == 200 and "Se souvenir de cet appareil" in signin.text
+        styles = requests.get(f"http://127.0.0.1:{bridge}/static/owl.css", timeout=10)
+        assert styles.status_code == 200 and styles.headers["Content-Type"].startswith("text/css")
 
 
 # --- the lock --------------------------------------------------------------------------------
