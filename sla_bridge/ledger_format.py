@@ -24,6 +24,10 @@ def ledger_json(ledger: Ledger) -> dict:
     }
 
 
+def ledger_csv_filename(ledger: Ledger) -> str:
+    return f"ledger-{ledger.client}-{ledger.month}.csv"
+
+
 def ledger_csv(ledger: Ledger) -> str:
     """One row per line, then the total; a client can add the amount column up by hand."""
     out = io.StringIO()

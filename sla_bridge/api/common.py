@@ -10,7 +10,7 @@ import re
 from flask import current_app, g, jsonify, request
 
 from sla_bridge.auth import StorageUnavailable, bearer_token
-from sla_bridge.engine.ledger import MONTH
+from sla_bridge.timefmt import month_problem
 from sla_bridge.webhook import (FIRST_YEAR, LAST_YEAR, OUTSIDE_YEARS, REPLACEMENT, UNSTORABLE,
                                 PayloadError, parse_time)
 
@@ -146,10 +146,9 @@ def month_arg(name: str = "month", required: bool = False) -> str | None:
         if required:
             raise ApiError(400, "month is required, as YYYY-MM", name)
         return None
-    if not (value.isascii() and MONTH.fullmatch(value)):
-        raise ApiError(400, f"{value!r} is not a month as YYYY-MM", name)
-    if not FIRST_YEAR <= int(value[:4]) <= LAST_YEAR:
-        raise ApiError(400, f"the year must be from {FIRST_YEAR} to {LAST_YEAR}", name)
+    problem = month_problem(value)
+    if problem:
+        raise ApiError(400, problem, name)
     return value
 
 

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from sla_bridge.api.common import ApiError, bridge, client_scope, month_arg, requires
 from sla_bridge.auth import CLIENT, OPERATOR
-from sla_bridge.ledger_format import ledger_csv, ledger_json
+from sla_bridge.ledger_format import ledger_csv, ledger_csv_filename, ledger_json
 
 blueprint = Blueprint("ledger", __name__)
 
@@ -24,5 +24,5 @@ def get_ledger():
     ledger = bridge().service.ledger(client, month)
     if output == "csv":
         return Response(ledger_csv(ledger), mimetype="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="ledger-{client}-{month}.csv"'})
+            "Content-Disposition": f'attachment; filename="{ledger_csv_filename(ledger)}"'})
     return jsonify(ledger_json(ledger))
