@@ -5,6 +5,7 @@ token; failed attempts limited per address; every form CSRF-protected."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 from sqlalchemy import select
@@ -72,13 +73,16 @@ def test_a_remembered_device_stays_signed_in_for_thirty_days(tb):
 
 
 def test_over_https_the_cookies_are_secure(tb):
-    secure = {"wsgi.url_scheme": "https"}
-    cookie = session_cookie(sign_in(tb.client, tb.operator_token, environ_base=secure))
-    assert "Secure" in cookie
-    csrf_cookies = [value for value in tb.client.get(
-        "/signin", environ_base=secure, base_url="https://localhost").headers.get_all(
-        "Set-Cookie") if value.startswith("owl_csrf=")]
-    assert all("Secure" in value and "HttpOnly" in value for value in csrf_cookies)
+    https = "https://localhost"
+    form_page = tb.client.get("/signin", base_url=https)
+    csrf_cookie = [value for value in form_page.headers.get_all("Set-Cookie")
+                   if value.startswith("owl_csrf=")]
+    assert len(csrf_cookie) == 1
+    assert "Secure" in csrf_cookie[0] and "HttpOnly" in csrf_cookie[0]
+    response = tb.client.post("/signin", base_url=https, headers={"Referer": f"{https}/signin"},
+                              data={"csrf_token": csrf_token(page_text(form_page)),
+                                    "token": tb.operator_token})
+    assert "Secure" in session_cookie(response)
 
 
 def test_a_client_read_token_signs_in_too(tb):
@@ -221,3 +225,31 @@ def test_cookies_are_secure_when_the_console_is_served_over_https(database_url):
         assert "Secure" in cookie  # a TLS proxy in front: the bridge itself sees plain HTTP
     finally:
         bridge.bridge.db.dispose()
+
+
+def test_while_the_database_is_down_a_page_says_so_and_signs_no_one_out(tmp_path):
+    """A real outage: the SQLite file is moved away and a directory put in its place (as in
+    tests/test_token_lifecycle.py), then put back."""
+    database_url = f"sqlite:///{tmp_path / 'bridge.db'}"
+    tb = make_bridge(database_url, at("2025-03-07 10:00"))
+    sign_in(tb.client, tb.operator_token)
+    path = tmp_path / "bridge.db"
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    files = [name for name in ("bridge.db", "bridge.db-wal", "bridge.db-shm")
+             if (tmp_path / name).exists()]
+    for name in files:
+        os.replace(tmp_path / name, moved / name)
+    path.mkdir()
+    tb.bridge.db.engine.dispose()
+    try:
+        response = tb.client.get("/incidents")
+        assert response.status_code == 503
+        assert "La base de données est momentanément indisponible" in page_text(response)
+    finally:
+        path.rmdir()
+        for name in files:
+            os.replace(moved / name, tmp_path / name)
+        tb.bridge.db.engine.dispose()
+    assert signed_in(tb.client)
+    tb.bridge.db.dispose()

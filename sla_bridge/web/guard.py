@@ -28,6 +28,7 @@ def current_principal() -> Principal | None:
         try:
             g.web_principal = web().sessions.principal(request.cookies.get(SESSION_COOKIE))
         except SQLAlchemyError:
+            g.web_principal = None  # the error page shows no one signed in
             abort(503)
     return g.web_principal
 
