@@ -2,7 +2,9 @@
 # Run every test with the real parts: installs the Debian packages the tests need, starts a
 # PostgreSQL server, and runs pytest with CI=true (a missing binary fails, it never skips).
 source "$(dirname "$0")/common.sh"
-install_debian_packages "${STACK_PACKAGES[@]}" python3-venv postgresql restic borgbackup openssl
+# chromium and its driver for the browser tests, with the fonts chromium only recommends
+install_debian_packages "${STACK_PACKAGES[@]}" python3-venv postgresql restic borgbackup openssl \
+  chromium chromium-driver fonts-liberation
 VENV="${OWL_TEST_VENV:-$ROOT/.venv-test}"
 install_for_tests "$VENV"
 
