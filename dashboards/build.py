@@ -24,7 +24,7 @@ from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as models
 from grafana_foundation_sdk.models import prometheus as prometheus_models
 
-from owl.inventory import DEFAULT_TIMEZONE
+from owl.inventory import DEFAULT_TIMEZONE, Stack
 
 DATASOURCE_UID = "owl-prometheus"  # the same as owl.render.grafana.DATASOURCE_UID
 DATASOURCE = models.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
@@ -34,6 +34,13 @@ DATASOURCE = models.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
 TIMEZONE = DEFAULT_TIMEZONE
 DIRECTORY = Path(__file__).resolve().parent
 GRID_WIDTH = 24
+# The bridge's operator console, as on-call engineers' browsers reach it: a hidden constant
+# variable holding the inventory's default; owl config render (owl.render.grafana) sets the
+# inventory's provider.stack.console_url in the rendered copy of each dashboard that has it.
+CONSOLE_URL_VARIABLE = "console_url"  # the same as owl.render.grafana.CONSOLE_URL_VARIABLE
+CONSOLE_URL = Stack().console_url
+# An incident's page in the console; Grafana fills in the row's incident_id field.
+INCIDENT_PAGE = f'${{{CONSOLE_URL_VARIABLE}}}/incidents/${{__data.fields["incident_id"]}}'
 
 # The availability of a site (alert_rules/availability.yml): once a minute, the share of that
 # minute's HTTP probes that succeeded, per {client, site, month}; no sample in a minute of
@@ -121,6 +128,7 @@ class Spec:
     coloured_cells: bool = False  # table: cells coloured by the thresholds
     transformations: list[models.DataTransformerConfig] = field(default_factory=list)
     sort_by: str | None = None  # table: the column sorted ascending
+    links: list[builders.DashboardLink] = field(default_factory=list)  # data links of every cell
 
 
 def merged_table(rename: dict[str, str] | None = None,
@@ -193,6 +201,8 @@ def _panel(spec: Spec, panel_id: int, x: int, y: int):
             mode=common.TableCellBackgroundDisplayMode.BASIC))
     for transformation in spec.transformations:
         panel = panel.with_transformation(transformation)
+    if spec.links:
+        panel = panel.data_links(spec.links)
     return panel
 
 
@@ -218,6 +228,18 @@ def _dashboard(uid: str, title: str, description: str, time_from: str) -> builde
             .tooltip(models.DashboardCursorSync.CROSSHAIR).annotations([])
             .link(builders.DashboardLink("OWL dashboards").type(models.DashboardLinkType.DASHBOARDS)
                   .tags(["owl"]).as_dropdown(True).include_vars(True).keep_time(True)))
+
+
+def _data_link(title: str, url: str) -> builders.DashboardLink:
+    """A link on every cell of a panel, opened in a new tab. (The Grafana 11.6 schema types data
+    links as dashboard links; Grafana reads their title, url and targetBlank.)"""
+    return (builders.DashboardLink(title).type(models.DashboardLinkType.LINK).url(url)
+            .target_blank(True))
+
+
+def _console_url_variable() -> builders.ConstantVariable:
+    return (builders.ConstantVariable(CONSOLE_URL_VARIABLE).value(CONSOLE_URL)
+            .description("The operator console of the SLA bridge (provider.stack.console_url)."))
 
 
 def _client_variable(label: str = "Client") -> builders.QueryVariable:
@@ -486,7 +508,8 @@ def on_call() -> builders.Dashboard:
                     "{{client}} {{incident_id}}", table=True)],
              "dtdurations", steps("red", (0, "orange"), (3600, "green"), floor=-DAY),
              w=16, h=9, sort_by="Time left", coloured_cells=True,
-             transformations=merged_table({"Value": "Time left"})),
+             transformations=merged_table({"Value": "Time left"}),
+             links=[_data_link("Open the incident in the console", INCIDENT_PAGE)]),
         Spec("stat", "Awaiting acknowledgement",
              "Open incidents with an SLA whose deadline is still ahead: nobody has "
              "acknowledged them yet (an acknowledgement in time ends the wait).",
@@ -561,7 +584,8 @@ def on_call() -> builders.Dashboard:
                    "What is open across all clients, which deadline comes next, and whether "
                    "the monitoring stack itself is healthy.", "now-6h")
         .with_variable(_multi_variable("client", "Client",
-                                       "label_values(owl_client_contract_info, client)")),
+                                       "label_values(owl_client_contract_info, client)"))
+        .with_variable(_console_url_variable()),
         [("Incidents", open_incidents), ("The stack's own health", health)])
 
 

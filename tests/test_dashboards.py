@@ -9,12 +9,15 @@
   and thresholds, and names its series; every query is PromQL that promtool accepts.
 - Client dashboards select only the client's series: in a client's Grafana organization every
   query goes through prom-label-proxy, where a series without that client's label is not there.
+- The on-call incident table links each row to the incident's page in the bridge's console, whose
+  address ``owl config render`` takes from the inventory.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -35,7 +38,9 @@ from dashboards.queries import (
     selectors,
     variables_used,
 )
-from owl.render.grafana import DATASOURCE_UID
+from owl.inventory import Stack
+from owl.render.grafana import CONSOLE_URL_VARIABLE, DATASOURCE_UID
+from owl_commands import cli
 from tests.support.binaries import require_binary
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,10 +52,27 @@ SAMPLE_VALUES = {"client": "demo", "site": ".*", "server": ".*", "month": "0d",
                  "__range": "3600s", "__range_s": "3600", "__range_ms": "3600000",
                  "__interval": "15s", "__interval_ms": "15000", "__rate_interval": "1m"}
 NAMED_SERIES_PANELS = ("timeseries", "bargauge")  # panels with a legend of their own
+EXAMPLE_INVENTORY = REPO / "examples" / "inventory.yml"
+DATA_FIELD = re.compile(r'\$\{__data\.fields\["(\w+)"\]\}')  # a data link's field of the row
+GROUPING_LABELS = re.compile(r"\bby \(([^)]*)\)")
 
 
 def defined_variables(dashboard: dict) -> set[str]:
     return {variable["name"] for variable in dashboard["templating"]["list"]}
+
+
+def variable(dashboard: dict, name: str) -> dict:
+    [found] = [found for found in dashboard["templating"]["list"] if found["name"] == name]
+    return found
+
+
+def panel_titled(dashboard: dict, title: str) -> dict:
+    [found] = [panel for panel in panels(dashboard) if panel["title"] == title]
+    return found
+
+
+def data_links(panel: dict) -> list[dict]:
+    return panel["fieldConfig"]["defaults"].get("links", [])
 
 
 # --- generated, and shipped ---------------------------------------------------------------------
@@ -125,7 +147,8 @@ def test_no_panel_uses_a_variable_the_dashboard_does_not_define(name):
     texts = [(panel["title"], text) for panel in panels(dashboard)
              for text in [panel["title"], panel.get("timeFrom") or "", panel.get("timeShift") or "",
                           *(target["expr"] for target in panel.get("targets", [])),
-                          *(target["legendFormat"] for target in panel.get("targets", []))]]
+                          *(target["legendFormat"] for target in panel.get("targets", [])),
+                          *(link[key] for link in data_links(panel) for key in ("url", "title"))]]
     texts += [(variable["name"], json.dumps(variable.get("query", "")))
               for variable in dashboard["templating"]["list"]]
     undefined = [(where, variable) for where, text in texts
@@ -172,6 +195,71 @@ def test_every_panel_query_is_promql_that_promtool_accepts(tmp_path):
                             text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"SUCCESS: {len(queries)} rules found" in result.stdout
+
+
+# --- the on-call incident table links to the console ---------------------------------------------
+
+def test_the_on_call_incident_tables_rows_link_to_the_incidents_page_in_the_console():
+    table = panel_titled(DASHBOARDS["on-call.json"], "Open incidents by deadline")
+    assert data_links(table) == [{
+        "title": "Open the incident in the console",
+        "url": '${console_url}/incidents/${__data.fields["incident_id"]}',
+        "type": "link", "targetBlank": True, "includeVars": False, "keepTime": False,
+        "asDropdown": False, "icon": "", "tooltip": "", "tags": []}]
+
+
+@pytest.mark.parametrize("name", DASHBOARDS)
+def test_every_field_a_data_link_reads_is_a_label_its_table_keeps(name):
+    for panel in panels(DASHBOARDS[name]):
+        fields = {field for link in data_links(panel) for field in DATA_FIELD.findall(link["url"])}
+        labels = {label.strip() for target in panel["targets"]
+                  for group in GROUPING_LABELS.findall(target["expr"])
+                  for label in group.split(",")}
+        organize = [transformation["options"]
+                    for transformation in panel.get("transformations", [])
+                    if transformation["id"] == "organize"]
+        dropped = {field for options in organize
+                   for field in [*options["excludeByName"], *options["renameByName"]]}
+        assert fields <= labels - dropped, panel["title"]
+    assert any(DATA_FIELD.findall(link["url"]) for panel in panels(DASHBOARDS["on-call.json"])
+               for link in data_links(panel))
+
+
+def test_the_console_url_is_a_hidden_constant_holding_the_inventorys_default():
+    console_url = variable(DASHBOARDS["on-call.json"], CONSOLE_URL_VARIABLE)
+    assert (console_url["type"], console_url["hide"]) == ("constant", 2)  # 2: hidden
+    assert console_url["query"] == Stack().console_url == "http://127.0.0.1:9180"
+
+
+def render_dashboards(inventory: Path, out: Path) -> dict[str, dict]:
+    """``owl config render`` of ``inventory``: its copies of the dashboards."""
+    assert cli.main(["config", "render", "--inventory", str(inventory), "--out", str(out),
+                     "--now", "2025-07-15"]) == 0
+    return {path.name: json.loads(path.read_text(encoding="utf-8"))
+            for path in sorted((out / "grafana" / "dashboards").glob("*.json"))}
+
+
+def inventory_with_console_url(tmp_path: Path, console_url: str) -> Path:
+    inventory = yaml.safe_load(EXAMPLE_INVENTORY.read_text(encoding="utf-8"))
+    inventory["provider"].setdefault("stack", {})["console_url"] = console_url
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("console_url, expected", [
+    (None, "http://127.0.0.1:9180"),  # examples/inventory.yml, where it is the bridge's address
+    ("https://owl.example.fr/console/", "https://owl.example.fr/console"),
+])
+def test_the_rendered_on_call_dashboard_carries_the_inventorys_console_url(
+        tmp_path, schema_validator, console_url, expected):
+    inventory = EXAMPLE_INVENTORY if console_url is None \
+        else inventory_with_console_url(tmp_path, console_url)
+    rendered = render_dashboards(inventory, tmp_path / "rendered")
+    assert variable(rendered["on-call.json"], CONSOLE_URL_VARIABLE)["query"] == expected
+    assert list(schema_validator.iter_errors(rendered["on-call.json"])) == []
+    variable(rendered["on-call.json"], CONSOLE_URL_VARIABLE)["query"] = Stack().console_url
+    assert rendered == DASHBOARDS  # nothing else differs from the committed dashboards
 
 
 # --- each client sees its own series --------------------------------------------------------------

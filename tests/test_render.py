@@ -21,6 +21,7 @@ import yaml
 from owl_commands import cli
 from owl.inventory import load_inventory
 from owl_commands.render import register
+from owl.render.grafana import with_console_url
 from owl.render.profile import (COMPOSE_MOUNTS, COMPOSE_SERVICES, DEFAULT_SCRAPE_TOKEN_FILE,
                                 DEFAULT_TOKEN_FILE)
 from tests.support.binaries import require_binary
@@ -114,7 +115,9 @@ def test_rule_and_dashboard_copies_are_their_sources(rendered, case):
     assert copied_rules.pop("generated.yml")
     assert copied_rules == rules
     copied = rendered[case] / "grafana" / "dashboards"
-    assert (files_under(copied) if copied.exists() else {}) == dashboards
+    console_url = load_inventory(CASES[case][0]).provider.stack.console_url
+    assert (files_under(copied) if copied.exists() else {}) == {
+        name: with_console_url(text, console_url) for name, text in dashboards.items()}
 
 
 @pytest.mark.parametrize("case", CASES)
