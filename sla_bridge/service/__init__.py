@@ -26,7 +26,14 @@ from sla_bridge.engine.terms import ClientTerms
 from sla_bridge.service import contract_history, incident_status, month_ledgers
 from sla_bridge.service.client_export import client_export
 from sla_bridge.service.errors import Conflict, NotFound
-from sla_bridge.service.incident_reads import incidents_query, stored_incident
+from sla_bridge.service.incident_reads import (
+    IncidentRecord,
+    incident_record,
+    incidents_query,
+    latest_of_fingerprint,
+    stored_incident,
+    urgent_query,
+)
 from sla_bridge.service.ingest import (
     IngestResult,
     Outcome,
@@ -43,8 +50,8 @@ from sla_bridge.service.operator_actions import (
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.schema import Incident
 
-__all__ = ["EXCLUSION_REASONS", "Conflict", "IngestResult", "NotFound", "Observer", "Outcome",
-           "SlaService", "audit_view", "notice_payload"]
+__all__ = ["EXCLUSION_REASONS", "Conflict", "IncidentRecord", "IngestResult", "NotFound",
+           "Observer", "Outcome", "SlaService", "audit_view", "notice_payload"]
 
 Act = Callable[[OperatorActions, Incident], None]
 
@@ -138,6 +145,27 @@ class SlaService:
         query = incidents_query(client, state, sla, month).limit(limit).offset(offset)
         with self.db.read() as session:
             return [self._current(row) for row in session.scalars(query).all()]
+
+    def find_urgent(self, client: str | None = None, severity: str | None = None,
+                    states: tuple[str, ...] | None = None, month: str | None = None,
+                    limit: int = 100) -> list[Incident]:
+        """The console's list: incidents in ``states`` (None: any), most urgent first."""
+        query = urgent_query(client, severity, states, month).limit(limit)
+        with self.db.read() as session:
+            return [self._current(row) for row in session.scalars(query).all()]
+
+    def record(self, incident_id: int, client: str | None = None) -> IncidentRecord:
+        """One incident (as :meth:`get`) with its timeline, annotations and deadline's clock."""
+        with self.db.read() as session:
+            incident = self._current(stored_incident(session, incident_id, client))
+            return incident_record(session, incident, self.terms.get(incident.client),
+                                   self.clock())
+
+    def latest_of_fingerprint(self, fingerprint: str, client: str | None = None
+                              ) -> Incident | None:
+        """The newest incident of ``fingerprint``, an unresolved one first."""
+        with self.db.read() as session:
+            return latest_of_fingerprint(session, fingerprint, client)
 
     def _current(self, incident: Incident) -> Incident:
         return incident_status.as_of(incident, self.clock(), self.terms)
