@@ -118,7 +118,12 @@ def test_a_site_outage_goes_through_as_an_incident_and_back(stack):
     [page] = wait_until(lambda: _mail_about("SiteDown", stack["state"] / "mail"), timeout=60,
                         message="the page about SiteDown in the mail folder")
     assert page["X-RcptTo"] == "astreinte@owl-systems.example"
-    assert page["Subject"].startswith("[FIRING:1]") and "demo shop" in page["Subject"]
+    assert page["Subject"].startswith("[OWL SYSTEMS] Incident critique (Niveau 3) – SiteDown")
+    assert "client demo, site shop" in page["Subject"]
+    link = (f"http://127.0.0.1:{stack['ports']['bridge']}/incidents/fingerprint/"
+            f"{incident['fingerprint']}")
+    assert f"Ouvrir l'incident et en accuser réception : {link}" in \
+        page.get_body(("plain",)).get_content()
 
     repaired = stack["owl"]("demo", "repair", "--state", str(stack["state"]))
     assert repaired.returncode == 0, repaired.stderr
