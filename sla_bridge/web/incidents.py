@@ -53,10 +53,6 @@ class Filters:
     status: str
     month: str | None
 
-    def query(self) -> dict:
-        """The filters as the list's query string keeps them."""
-        return {name: value for name, value in vars(self).items() if value}
-
 
 @blueprint.get("/incidents")
 @signed_in()
@@ -172,7 +168,7 @@ def acknowledge(raw_id: str):
 @blueprint.post("/incidents/<raw_id>/exclusion")
 @signed_in(OPERATOR)
 def exclude(raw_id: str):
-    incident_id, _incident = _action_target(raw_id)
+    incident_id = _action_target(raw_id)[0]
     reason, note = request.form.get("reason", ""), request.form.get("note", "").strip()
     if reason not in EXCLUSION_REASONS:
         flash(_("Exclusion: choose one of the contract's reasons."), "error")
