@@ -1,8 +1,10 @@
 """End to end, for real: `owl up` runs Prometheus, Alertmanager, blackbox_exporter, the owl
-exporter, the bridge and the demo site; the demo site goes down, the alert fires, Alertmanager
-delivers it, the bridge opens a critical incident for the right client; an operator acknowledges
-it; the site comes back and the incident is resolved. On-call's page, an email, is in the mail
-folder of `owl up`'s mail catcher.
+exporter, the bridge and the demo site; both demo sites go down, the alerts fire, Alertmanager
+delivers them, the bridge opens a critical incident for each client, and pages on-call by email,
+which `owl up`'s mail catcher keeps. In a real Chromium, an operator follows each email's link,
+signs in and acknowledges: on a desktop for one, at a phone's size for the other (the Acknowledge
+button on its first screen). The API then shows both acknowledged by that operator, the SLA met;
+the sites come back and the incidents are resolved.
 
 Only the intervals of this test's inventory are short; the rules are the real ones (SiteDown
 waits 1 minute), so this test takes two to three minutes.
@@ -18,6 +20,7 @@ import pytest
 import requests
 
 from tests.support.binaries import require_binary
+from tests.support.browser import DESKTOP, PHONE, Browser
 from tests.support.processes import free_port, wait_until
 
 INVENTORY = """
@@ -41,7 +44,8 @@ clients:
     sites: [{{id: shop, url: "http://127.0.0.1:{demo}/", cms: wordpress, shop: woocommerce}}]
   - id: acme
     name: ACME SARL
-    contract: {{tier: 1, monthly_fee: "450.00", quote: DEV-2, start: 2025-06-01}}
+    contract: {{tier: 1, monthly_fee: "450.00", support_24_7: true, quote: DEV-2,
+                start: 2025-06-01}}
     sites: [{{id: www, url: "http://127.0.0.1:{demo}/acme/", cms: drupal}}]
 """
 
@@ -76,72 +80,102 @@ def stack(tmp_path, installed_owl):
     assert code == 0, (tmp_path / "owl-up.log").read_text()
 
 
-def test_a_site_outage_goes_through_as_an_incident_and_back(stack):
+def test_site_outages_go_through_as_incidents_acknowledged_from_the_emails_link(stack, tmp_path):
     bridge = f"http://127.0.0.1:{stack['ports']['bridge']}"
     prometheus = f"http://127.0.0.1:{stack['ports']['prometheus']}"
     auth = {"Authorization": f"Bearer {stack['token']}"}
 
-    def demo_incidents():
-        response = requests.get(f"{bridge}/api/v1/incidents", params={"client": "demo"},
+    def site_down(client):
+        response = requests.get(f"{bridge}/api/v1/incidents", params={"client": client},
                                 headers=auth, timeout=5)
         return [i for i in response.json()["incidents"] if i["alertname"] == "SiteDown"]
 
     # everything is up and scraped: the exporter found WordPress on the demo shop
     wait_until(lambda: _query(prometheus, 'owl_cms_info{client="demo",cms="wordpress"}'),
                timeout=60, message="the exporter's CMS metric in Prometheus")
-    wait_until(lambda: _query(prometheus, 'probe_success{job="blackbox_http",client="demo"} == 1'),
-               timeout=60, message="the demo shop probed up by blackbox_exporter")
+    wait_until(lambda: len(_query(prometheus, 'probe_success{job="blackbox_http"} == 1')) == 2,
+               timeout=60, message="both demo sites probed up by blackbox_exporter")
     wait_until(lambda: _query(prometheus, 'up{job="owl_bridge"} == 1'), timeout=60,
                message="the bridge scraped with the scrape token owl up made")
     assert requests.get(f"{bridge}/metrics", headers=auth, timeout=5).status_code == 401
-    assert demo_incidents() == []
+    assert site_down("demo") == [] and site_down("acme") == []
 
-    broken = stack["owl"]("demo", "break", "--state", str(stack["state"]))
-    assert broken.returncode == 0, broken.stderr
-    [incident] = wait_until(demo_incidents, timeout=150, interval=2,
-                            message="an incident for the demo client")
-    assert (incident["client"], incident["severity"], incident["state"], incident["sla"]) == \
-        ("demo", "critical", "open", "pending")
-    assert incident["labels"]["site"] == "shop"
+    for site in ("shop", "acme"):
+        broken = stack["owl"]("demo", "break", "--site", site, "--state", str(stack["state"]))
+        assert broken.returncode == 0, broken.stderr
+    incidents = {}
+    for client, site in (("demo", "shop"), ("acme", "www")):
+        [incident] = wait_until(lambda: site_down(client), timeout=150, interval=2,
+                                message=f"an incident for {client}")
+        assert (incident["client"], incident["severity"], incident["state"], incident["sla"]) == \
+            (client, "critical", "open", "pending")
+        assert incident["labels"]["site"] == site
+        incidents[client] = incident
     wait_until(lambda: _query(prometheus, 'owl_incidents_open{client="demo",severity="critical"}'),
                timeout=30, message="the bridge's open incident in Prometheus")
 
-    acked = requests.post(f"{bridge}/api/v1/incidents/{incident['id']}/ack", headers=auth,
-                          timeout=5)
-    assert acked.status_code == 200
-    assert (acked.json()["state"], acked.json()["sla"]) == ("acknowledged", "met")
-
-    # the demo client has 24/7 support: Alertmanager pages on-call by email (after the pager
-    # route's group_wait of 30 s), and owl up's mail catcher keeps the message
+    # both clients have 24/7 support: Alertmanager pages on-call by email (after the pager
+    # route's group_wait of 30 s), one email per client and site, kept by owl up's mail catcher
     smtp = f"127.0.0.1:{stack['ports']['smtp']}"
     assert f"{stack['state'] / 'mail'}/ (SMTP {smtp})" in stack["log"].read_text()
-    [page] = wait_until(lambda: _mail_about("SiteDown", stack["state"] / "mail"), timeout=60,
-                        message="the page about SiteDown in the mail folder")
-    assert page["X-RcptTo"] == "astreinte@owl-systems.example"
-    assert page["Subject"].startswith("[OWL SYSTEMS] Incident critique (Niveau 3) – SiteDown")
-    assert "client demo, site shop" in page["Subject"]
-    link = (f"http://127.0.0.1:{stack['ports']['bridge']}/incidents/fingerprint/"
-            f"{incident['fingerprint']}")
-    assert f"Ouvrir l'incident et en accuser réception : {link}" in \
-        page.get_body(("plain",)).get_content()
+    links = {}
+    for client, size in (("demo", DESKTOP), ("acme", PHONE)):
+        [page] = wait_until(lambda: _mail_about(f"client {client},", stack["state"] / "mail"),
+                            timeout=90, message=f"the page about {client} in the mail folder")
+        assert page["X-RcptTo"] == "astreinte@owl-systems.example"
+        assert page["Subject"].startswith("[OWL SYSTEMS] Incident critique (Niveau 3) – SiteDown")
+        link = f"{bridge}/incidents/fingerprint/{incidents[client]['fingerprint']}"
+        assert f"Ouvrir l'incident et en accuser réception : {link}" in \
+            page.get_body(("plain",)).get_content()
+        assert f'href="{link}"' in page.get_body(("html",)).get_content()
+        links[client] = (link, size)
 
-    repaired = stack["owl"]("demo", "repair", "--state", str(stack["state"]))
-    assert repaired.returncode == 0, repaired.stderr
-    resolved = wait_until(lambda: [i for i in demo_incidents() if i["state"] == "resolved"],
-                          timeout=150, interval=2, message="the incident resolved")
-    assert resolved[0]["id"] == incident["id"]
-    assert resolved[0]["sla"] == "met"
-    assert resolved[0]["resolved_at"] > incident["started_at"]
-    acme = requests.get(f"{bridge}/api/v1/incidents", params={"client": "acme"}, headers=auth,
-                        timeout=5).json()["incidents"]
-    assert acme == []
+    for client, (link, size) in links.items():
+        _acknowledge_from_the_link(link, size, stack["token"], tmp_path / size.name)
+        acknowledged = requests.get(f"{bridge}/api/v1/incidents/{incidents[client]['id']}",
+                                    headers=auth, timeout=5).json()
+        assert (acknowledged["state"], acknowledged["acknowledged_by"], acknowledged["sla"]) == \
+            ("acknowledged", "demo", "met")
+
+    for site in ("shop", "acme"):
+        repaired = stack["owl"]("demo", "repair", "--site", site, "--state", str(stack["state"]))
+        assert repaired.returncode == 0, repaired.stderr
+    for client, incident in incidents.items():
+        resolved = wait_until(lambda: [i for i in site_down(client) if i["state"] == "resolved"],
+                              timeout=150, interval=2, message=f"{client}'s incident resolved")
+        assert resolved[0]["id"] == incident["id"]
+        assert resolved[0]["sla"] == "met"
+        assert resolved[0]["resolved_at"] > incident["started_at"]
 
 
-def _mail_about(alertname: str, folder) -> list:
-    """The messages caught in ``folder`` whose subject names ``alertname``, oldest first."""
+def _acknowledge_from_the_link(link: str, size, token: str, profile) -> None:
+    """What on-call does in a browser at ``size``: open the email's link, sign in with the token
+    (typed, then Enter), land on the incident and tap Acknowledge, its first button."""
+    browser = Browser(size, profile)
+    try:
+        browser.open(link)
+        assert browser.path == "/signin"
+        browser.sign_in(token)
+        assert browser.path.startswith("/incidents/")
+        button = browser.find("#acknowledge")
+        assert browser.find_all("main button")[0] == button
+        assert browser.bottom(button) <= browser.viewport_height(), "Acknowledge below the fold"
+        assert browser.scroll_width() <= browser.viewport_width()
+        browser.screenshot("end-to-end-incident")
+        button.click()
+        browser.wait_for(lambda b: b.find_all("#incident-state[data-state=acknowledged]"),
+                         message="the page showing the incident acknowledged")
+        assert "demo" in browser.find("#acknowledged-by").text
+        browser.screenshot("end-to-end-acknowledged")
+    finally:
+        browser.quit()
+
+
+def _mail_about(words: str, folder) -> list:
+    """The messages caught in ``folder`` whose subject has ``words``, oldest first."""
     messages = [email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
                 for path in sorted(folder.glob("*.eml"))]
-    return [message for message in messages if alertname in message["Subject"]]
+    return [message for message in messages if words in message["Subject"]]
 
 
 def _query(prometheus: str, expr: str) -> list:
