@@ -253,3 +253,15 @@ def test_while_the_database_is_down_a_page_says_so_and_signs_no_one_out(tmp_path
         tb.bridge.db.engine.dispose()
     assert signed_in(tb.client)
     tb.bridge.db.dispose()
+
+
+@pytest.mark.parametrize("field", ["note", "description", "token"])
+def test_a_form_field_holding_a_nul_byte_is_a_400_naming_it_and_changes_nothing(tb, field):
+    assert tb.post_alerts(alert()).status_code == 200
+    sign_in(tb.client, tb.operator_token)
+    token = csrf_token(page_text(tb.client.get("/incidents/1")))
+    response = tb.client.post("/incidents/1/exclusion", data={
+        "csrf_token": token, "reason": "hardware", "note": "a note", field: "bad\x00text"})
+    assert response.status_code == 400
+    assert f"Le champ « {field} » contient un caractère" in page_text(response)
+    assert tb.incidents()[0]["sla"] == "pending"

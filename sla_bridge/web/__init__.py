@@ -25,6 +25,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from sla_bridge.auth import CLIENT, OPERATOR
+from sla_bridge.webhook import REPLACEMENT, UNSTORABLE
 from sla_bridge.web import clients, formatting, incidents, ledger, maintenances, signin
 from sla_bridge.web.guard import current_principal, safe_next
 from sla_bridge.web.sessions import Lifetimes, WebSessions
@@ -111,6 +112,7 @@ def init_web(app: Flask, bridge, config: WebConfig, api_blueprints) -> None:
         app.register_blueprint(module.blueprint)
     app.add_url_rule("/static/<path:filename>", "static", _static)
     app.register_error_handler(CSRFError, _expired_form)
+    app.before_request(_refuse_unstorable_form)
     app.after_request(_page_headers)
     app.context_processor(lambda: _page_context(app, config))
 
@@ -155,6 +157,19 @@ def _expired_form(exc: CSRFError):
     back = urlsplit(request.referrer or "")
     same_site = back.netloc in ("", request.host)
     return redirect(safe_next(back.path if same_site else None), code=303)
+
+
+def _refuse_unstorable_form():
+    """A form field with text no database stores (a NUL byte) is a 400 naming the field, before
+    any view: a browser sends it only if someone pasted it, and the database would refuse it."""
+    if request.method != "POST" or not is_page():
+        return None
+    for name, value in request.form.items(multi=True):
+        if UNSTORABLE.search(value) or UNSTORABLE.search(name):
+            return error_page(400, _('The field "%(field)s" holds a character that cannot be '
+                                     'stored (a NUL byte): remove it and send the form again.',
+                                     field=UNSTORABLE.sub(REPLACEMENT, name)))
+    return None
 
 
 def _page_headers(response):
