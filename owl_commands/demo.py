@@ -300,6 +300,9 @@ def register(subparsers):
                       help="where to answer /healthz once mail is accepted "
                       f"(default: {DEFAULT_MAIL_HEALTH_ADDRESS})")
     mail.set_defaults(handler=_catch_mail)
+    listed = commands.add_parser("inbox", help="list the mail caught in DIR/mail/: recipient, "
+                                 "subject and the console links each holds (decoded)")
+    listed.set_defaults(handler=_inbox)
     for command in commands.choices.values():
         add_state_option(command, "state folder: break flags in DIR/demo/, mail in DIR/mail/")
 
@@ -318,6 +321,20 @@ def _catch_mail(args) -> int:
     from owl_commands.mailcatcher import serve
 
     return serve(args.smtp_address, args.listen_address, args.state)
+
+
+def _inbox(args) -> int:
+    from owl_commands.mailcatcher import inbox, mail_folder
+
+    folder = mail_folder(args.state)
+    caught = inbox(folder) if folder.is_dir() else []
+    if not caught:
+        print(f"no mail caught in {folder}")
+    for message in caught:
+        print(f"{message.name}  to {message.to}\n  {message.subject}")
+        for link in message.links:
+            print(f"  {link}")
+    return 0
 
 
 def _break(args) -> int:

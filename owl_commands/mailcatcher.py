@@ -19,11 +19,15 @@ them is not one this catcher can stand in for.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import ipaddress
 import os
+import re
 import secrets
 import socket
 import tempfile
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -77,6 +81,33 @@ def save_message(folder: Path, mail_from: str, rcpt_tos: list[str], content: byt
         handle.write(envelope.encode("utf-8") + content)
     os.replace(handle.name, target)
     return target
+
+
+# The console's pages an email links to (the on-call emails' "open the incident").
+CONSOLE_LINK = re.compile(r"https?://[^\s\"'<>]+/incidents/[^\s\"'<>]+")
+
+
+@dataclass(frozen=True)
+class CaughtMail:
+    """What `owl demo inbox` shows of one caught message."""
+
+    name: str  # the file's
+    to: str
+    subject: str
+    links: list[str]  # console links of its text, decoded, in order, once each
+
+
+def inbox(folder: Path) -> list[CaughtMail]:
+    """The messages caught in ``folder``, oldest first, with the console links they hold."""
+    caught = []
+    for path in sorted(folder.glob("*.eml")):
+        message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        text = "\n".join(part.get_content() for part in message.walk()
+                         if part.get_content_maintype() == "text")
+        links = list(dict.fromkeys(CONSOLE_LINK.findall(text)))
+        caught.append(CaughtMail(path.name, message["X-RcptTo"] or "", message["Subject"] or "",
+                                 links))
+    return caught
 
 
 class MailFolder:

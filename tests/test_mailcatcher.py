@@ -5,6 +5,7 @@ import email
 import email.policy
 import smtplib
 import socket
+import subprocess
 import sys
 from email.message import EmailMessage
 
@@ -74,3 +75,38 @@ def test_owl_up_runs_a_catcher_only_where_it_can_listen():
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         assert f"cannot listen on 127.0.0.1:{port}" in refusal(Smtp(host="127.0.0.1", port=port))
+
+
+def test_the_inbox_lists_each_message_with_its_console_links_decoded(catcher, tmp_path):
+    """A real catcher, a message sent over SMTP the way Alertmanager sends its pages: HTML and
+    text, quoted-printable, so that a long link is cut across lines in the file."""
+    port, folder = catcher
+    link = "http://127.0.0.1:9180/incidents/fingerprint/474d0c0fe39614f8"
+    message = EmailMessage()
+    message["From"] = "monitoring@owl-systems.example"
+    message["To"] = "astreinte@owl-systems.example"
+    message["Subject"] = "[OWL SYSTEMS] Incident critique – SiteDown – client demo, site shop"
+    # the link starts at column 41 of a line quoted-printable cuts at 76
+    message.set_content("Ouvrir l'incident : " + "y" * 20 + " " + link, cte="quoted-printable")
+    message.add_alternative(f'<p>Échéance … <a href="{link}">Ouvrir</a></p>', subtype="html",
+                            cte="quoted-printable")
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as relay:
+        relay.send_message(message)
+    assert link not in next(folder.glob("*.eml")).read_text()  # as in the file: cut
+
+    listed = subprocess.run([sys.executable, "-m", "owl_commands.cli", "demo", "inbox",
+                             "--state", str(folder.parent)], capture_output=True, text=True,
+                            timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    lines = listed.stdout.splitlines()
+    assert lines[0].endswith(".eml  to astreinte@owl-systems.example")
+    assert lines[1].strip() == message["Subject"]
+    assert lines[2:] == [f"  {link}"]  # once, though both parts hold it
+
+
+def test_the_inbox_of_a_state_without_mail_says_so(tmp_path):
+    listed = subprocess.run([sys.executable, "-m", "owl_commands.cli", "demo", "inbox",
+                             "--state", str(tmp_path)], capture_output=True, text=True,
+                            timeout=60)
+    assert listed.returncode == 0
+    assert listed.stdout.strip() == f"no mail caught in {tmp_path / 'mail'}"
