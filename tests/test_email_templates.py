@@ -199,10 +199,10 @@ def test_alertmanager_mails_on_call_in_french_with_the_link_to_the_incident_of_i
                      "Délai de réponse : 4 h en temps réel (support 24/7)",
                      "(annexe, section 5a)",
                      f"Procédure : {RUNBOOK}",
-                     f"Ouvrir l'incident et en accuser réception : {link}"):
+                     f"Ouvrir l'incident et le prendre en charge : {link}"):
         assert expected in text, (expected, text)
     assert "Résolu" not in text
-    assert f'<a class="open" href="{link}">Ouvrir l\'incident et en accuser réception</a>' \
+    assert f'<a class="open" href="{link}">Ouvrir l\'incident et le prendre en charge</a>' \
         in html
     assert "ACME &lt;SARL&gt; {{ .Status }} (acme)" in html and "<SARL>" not in html
     assert f"<td>{since}</td>" in html and f'<a href="{RUNBOOK}">' in html

@@ -125,7 +125,7 @@ def test_site_outages_go_through_as_incidents_acknowledged_from_the_emails_link(
         assert page["X-RcptTo"] == "astreinte@owl-systems.example"
         assert page["Subject"].startswith("[OWL SYSTEMS] Incident critique (Niveau 3) – SiteDown")
         link = f"{bridge}/incidents/fingerprint/{incidents[client]['fingerprint']}"
-        assert f"Ouvrir l'incident et en accuser réception : {link}" in \
+        assert f"Ouvrir l'incident et le prendre en charge : {link}" in \
             page.get_body(("plain",)).get_content()
         assert f'href="{link}"' in page.get_body(("html",)).get_content()
         links[client] = (link, size)

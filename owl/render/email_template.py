@@ -199,7 +199,7 @@ LAYOUT = r"""
 {{- end }}
 
 {{ define "owl.acknowledge" }}{{ if eq .Status "firing" -}}
-Ouvrir l'incident et en accuser réception{{ else }}Ouvrir l'incident{{ end }}{{ end }}
+Ouvrir l'incident et le prendre en charge{{ else }}Ouvrir l'incident{{ end }}{{ end }}
 
 {{ define "owl.since" }}{{ .StartsAt.UTC.Format "02/01/2006 à 15:04:05" }} UTC{{ end }}
 
