@@ -119,11 +119,6 @@ def signed_in(browser, console: Console, token: str | None = None):
     return browser
 
 
-def fits(browser) -> bool:
-    """The page does not scroll sideways."""
-    return browser.scroll_width() <= browser.viewport_width()
-
-
 # --- signing in -------------------------------------------------------------------------------
 
 def test_an_operator_signs_in_with_the_keyboard_and_lands_on_the_incidents(console, browser):
@@ -131,7 +126,7 @@ def test_an_operator_signs_in_with_the_keyboard_and_lands_on_the_incidents(conso
     browser.open("/incidents")
     assert browser.path == "/signin"
     assert browser.viewport_width() == browser.size.width
-    assert browser.scroll_width() <= browser.viewport_width()
+    assert browser.fits()
     browser.screenshot("signin")
 
     browser.sign_in(console.operator_token)
@@ -144,7 +139,7 @@ def test_a_wrong_token_says_so_on_the_sign_in_page(console, browser):
     browser.sign_in("owlo_not-a-token")
     assert browser.path == "/signin"
     assert browser.find("[role=alert]").text.startswith("Ce jeton n'est pas valide")
-    assert browser.scroll_width() <= browser.viewport_width()
+    assert browser.fits()
 
 
 # --- the incidents ----------------------------------------------------------------------------
@@ -156,7 +151,7 @@ TO_ACKNOWLEDGE = {"desktop": {"site": "blog"}, "phone": {"server": "web1"}}
 def test_the_incidents_list_shows_the_most_urgent_first_with_their_countdowns(console, browser):
     signed_in(browser, console)
     browser.open("/incidents")
-    assert fits(browser)
+    assert browser.fits()
     shop, blog = console.incident(site="shop"), console.incident(site="blog")
     rows = [row.get_attribute("id") for row in browser.find_all("tr.incident")]
     assert rows.index(f"incident-{shop['id']}") < rows.index(f"incident-{blog['id']}")
@@ -191,7 +186,7 @@ def test_acknowledge_is_on_the_first_screen_and_the_keyboard_reaches_and_presses
     incident = console.incident(**TO_ACKNOWLEDGE[browser.size.name])
     signed_in(browser, console)
     browser.open(f"/incidents/{incident['id']}")
-    assert fits(browser)
+    assert browser.fits()
     button = browser.find("#acknowledge")
     assert browser.find_all("main button")[0] == button
     assert browser.bottom(button) <= browser.viewport_height()
@@ -206,7 +201,7 @@ def test_acknowledge_is_on_the_first_screen_and_the_keyboard_reaches_and_presses
                      message="the page showing the incident acknowledged")
     assert "alice" in browser.find("#acknowledged-by").text
     assert not browser.find_all("#acknowledge")
-    assert fits(browser)
+    assert browser.fits()
     browser.screenshot("incident-acknowledged")
     acknowledged = console.api("GET", f"/api/v1/incidents/{incident['id']}").json()
     assert (acknowledged["state"], acknowledged["acknowledged_by"], acknowledged["sla"]) == \
@@ -227,7 +222,7 @@ def test_the_link_of_an_alert_not_in_the_bridge_yet_says_so(console, browser):
     browser.open("/incidents/fingerprint/0123456789abcdef")
     assert browser.find("#incident-pending").get_attribute("data-fingerprint") == \
         "0123456789abcdef"
-    assert fits(browser)
+    assert browser.fits()
     browser.screenshot("incident-pending")
 
 
@@ -237,17 +232,17 @@ def test_the_maintenance_clients_and_ledger_pages_fit_the_screen(console, browse
     signed_in(browser, console)
     browser.open("/maintenances")
     assert "Mise à jour de WordPress" in browser.find("tr.maintenance").text
-    assert fits(browser)
+    assert browser.fits()
     browser.screenshot("maintenances")
 
     browser.open("/clients")
     assert "ACME SARL" in browser.find("#client-acme").text
-    assert fits(browser)
+    assert browser.fits()
     browser.screenshot("clients")
 
     browser.open("/ledger?client=acme")
     assert browser.find_all("table.ledger tr.breach")
-    assert fits(browser)
+    assert browser.fits()
     browser.screenshot("ledger")
 
 
@@ -257,5 +252,6 @@ def test_a_client_signed_in_sees_its_own_incidents_only(console, browser):
     clients = {row.find_element("css selector", "td:nth-child(2)").text
                for row in browser.find_all("tr.incident")}
     assert clients == {"acme"}
-    assert fits(browser)
+    assert browser.fits()
     browser.screenshot("portal-incidents")
+

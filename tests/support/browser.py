@@ -121,6 +121,12 @@ class Browser:
         """The page's width: more than the viewport's when it scrolls sideways."""
         return self.js("return document.documentElement.scrollWidth")
 
+    def fits(self) -> bool:
+        """The page does not scroll sideways. On a phone, a page wider than the screen also
+        widens the viewport (the browser zooms out to show all of it), so its width counts."""
+        return self.viewport_width() == self.size.width and \
+            self.scroll_width() <= self.viewport_width()
+
     def bottom(self, element: WebElement) -> float:
         return self.js("return arguments[0].getBoundingClientRect().bottom", element)
 
