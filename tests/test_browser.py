@@ -196,9 +196,8 @@ def test_acknowledge_is_on_the_first_screen_and_the_keyboard_reaches_and_presses
     assert browser.tab_to(browser.find("a.skip"), most=1) == 1
     browser.press(Keys.ENTER)
     assert browser.tab_to(button, most=1) == 1, "the first Tab after the skip link"
-    browser.press(Keys.ENTER)
-    browser.wait_for(lambda b: b.find_all("#incident-state[data-state=acknowledged]"),
-                     message="the page showing the incident acknowledged")
+    browser.leave_page(lambda: browser.press(Keys.ENTER), "the acknowledgement answered")
+    assert browser.find("#incident-state").get_attribute("data-state") == "acknowledged"
     assert "alice" in browser.find("#acknowledged-by").text
     assert not browser.find_all("#acknowledge")
     assert browser.fits()

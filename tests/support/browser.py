@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.wait import WebDriverWait
 
 from tests.support.binaries import missing
@@ -111,8 +111,17 @@ class Browser:
         """On the sign-in page: type the token and press Enter, as a person does."""
         field = self.find("#token")
         field.clear()
-        field.send_keys(token, Keys.ENTER)
-        WebDriverWait(self.driver, 10).until(staleness_of(field), "the sign-in form answered")
+        self.leave_page(lambda: field.send_keys(token, Keys.ENTER), "the sign-in form answered")
+
+    def leave_page(self, action, message: str, timeout: float = 10) -> None:
+        """Do ``action``, which leaves this page, and wait until the next one has loaded. Asked
+        while the browser navigates, chromedriver may answer an error (a node of the page going
+        away): that means not yet."""
+        self.js("window.owlLeaving = true")
+        action()
+        WebDriverWait(self.driver, timeout, ignored_exceptions=(WebDriverException,)).until(
+            lambda driver: driver.execute_script(
+                "return !window.owlLeaving && document.readyState === 'complete'"), message)
 
     def viewport_width(self) -> int:
         return self.js("return window.innerWidth")
