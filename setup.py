@@ -73,6 +73,8 @@ setup(
             # tests/test_openapi.py: sla_bridge/openapi.yml is valid OpenAPI 3
             "openapi-spec-validator>=0.7,<1",
             "pytest>=8,<10",
+            # scripts/test.sh runs the suite in two processes, a test file to each
+            "pytest-xdist>=3.5,<4",
             # tests/test_api_fuzz.py (4.32 is the version checked here; the 4.x line has the
             # Config.from_dict, dictionaries and checks the test uses)
             "schemathesis>=4.32,<5",

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Run every test with the real parts: installs the Debian packages the tests need, starts a
-# PostgreSQL server, and runs pytest with CI=true (a missing binary fails, it never skips).
+# PostgreSQL server, and runs pytest with CI=true (a missing binary fails, it never skips), in
+# OWL_TEST_WORKERS processes (default 2, CI's cores; 0 runs everything in this one), a test file
+# to a worker, each worker on a PostgreSQL database of its own (owl_test_gw0, owl_test_gw1...).
 source "$(dirname "$0")/common.sh"
 # chromium and its driver for the browser tests, with the fonts chromium only recommends
 install_debian_packages "${STACK_PACKAGES[@]}" python3-venv postgresql restic borgbackup openssl \
@@ -22,16 +24,26 @@ start_postgres() {
   as_root pg_ctlcluster "$version" main start 2>/dev/null || true
   as_postgres psql -qtAc "SELECT 1 FROM pg_roles WHERE rolname='owl_test'" | grep -q 1 \
     || as_postgres psql -qc "CREATE ROLE owl_test LOGIN PASSWORD 'owl_test'"
-  as_postgres psql -qtAc "SELECT 1 FROM pg_database WHERE datname='owl_test'" \
-    | grep -q 1 || as_postgres psql -qc "CREATE DATABASE owl_test OWNER owl_test"
-  # the tests drop and recreate the public schema: the role must own the database and schema
-  as_postgres psql -qc "ALTER DATABASE owl_test OWNER TO owl_test"
-  as_postgres psql -q -d owl_test -c "CREATE SCHEMA IF NOT EXISTS public" \
-    -c "ALTER SCHEMA public OWNER TO owl_test"
+  local database worker
+  for database in owl_test $(for ((worker = 0; worker < WORKERS; worker++)); do
+                               echo "owl_test_gw$worker"; done); do
+    as_postgres psql -qtAc "SELECT 1 FROM pg_database WHERE datname='$database'" \
+      | grep -q 1 || as_postgres psql -qc "CREATE DATABASE $database OWNER owl_test"
+    # the tests drop and recreate the public schema: the role must own the database and schema
+    as_postgres psql -qc "ALTER DATABASE $database OWNER TO owl_test"
+    as_postgres psql -q -d "$database" -c "CREATE SCHEMA IF NOT EXISTS public" \
+      -c "ALTER SCHEMA public OWNER TO owl_test"
+  done
   export OWL_TEST_POSTGRES_URL="postgresql://owl_test:owl_test@127.0.0.1:5432/owl_test"
 }
+
+WORKERS="${OWL_TEST_WORKERS:-2}"
 
 start_postgres
 cd "$ROOT"
 export CI=true
+if [ "$WORKERS" -gt 0 ]; then
+  # a file's tests stay together: their module fixtures (a running bridge, a stack) are shared
+  exec "$VENV/bin/pytest" -q -n "$WORKERS" --dist loadfile "$@"
+fi
 exec "$VENV/bin/pytest" -q "$@"
