@@ -224,7 +224,7 @@ Procédure : {{ with .Annotations.runbook_url }}{{ . }}{{ else }}aucune pour cet
 {{ range .Alerts.Firing }}
 {{ template "owl.alert.text" . }}{{ end }}{{ range .Alerts.Resolved }}
 {{ template "owl.alert.text" . }}{{ end }}
-L'échéance exacte, la chronologie et l'accusé de réception sont sur la page de l'incident.
+L'échéance exacte, la chronologie et la prise en charge sont sur la page de l'incident.
 {{ end }}
 
 {{ define "owl.alert.html" -}}
@@ -263,6 +263,7 @@ a.open { display: inline-block; padding: 12px 16px; border-radius: 4px; backgrou
          color: #ffffff; font-weight: bold; text-decoration: none; }
 table { border-collapse: collapse; }
 th { padding: 2px 8px 2px 0; text-align: left; vertical-align: top; }
+td { overflow-wrap: anywhere; }
 p.note { margin: 16px 0 0; color: #616161; }
 </style>
 </head>
@@ -270,7 +271,7 @@ p.note { margin: 16px 0 0; color: #616161; }
 <p><strong>{{ template "owl.provider" }} – {{ template "owl.count" . }}</strong></p>
 {{ range .Alerts.Firing }}{{ template "owl.alert.html" . }}{{ end -}}
 {{ range .Alerts.Resolved }}{{ template "owl.alert.html" . }}{{ end -}}
-<p class="note">L'échéance exacte, la chronologie et l'accusé de réception sont sur la page de
+<p class="note">L'échéance exacte, la chronologie et la prise en charge sont sur la page de
 l'incident.</p>
 </body>
 </html>
