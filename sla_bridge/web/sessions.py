@@ -33,22 +33,16 @@ class Lifetimes:
         return self.remembered if remember else self.default
 
 
-@dataclass(frozen=True)
-class OpenedSession:
-    secret: str  # what the cookie carries; never stored
-    expires_at: dt.datetime
-
-
 class WebSessions:
     def __init__(self, db: Database, clock: Callable[[], dt.datetime], lifetimes: Lifetimes):
         self.db = db
         self.clock = clock
         self.lifetimes = lifetimes
 
-    def open(self, token: str, remember: bool) -> OpenedSession | None:
-        """A new session for a valid operator or client ``token``; None for any other."""
+    def open(self, token: str, remember: bool) -> str | None:
+        """A new session for a valid operator or client ``token``: the secret its cookie
+        carries (never stored); None for any other token."""
         now = self.clock()
-        expires_at = now + self.lifetimes.of(remember)
         secret = secrets.token_urlsafe(32)
         with self.db.write() as session:
             row = session.scalars(select(Token).where(
@@ -57,8 +51,8 @@ class WebSessions:
             if row is None:
                 return None
             session.add(WebSession(digest=digest(secret), token_id=row.id, created_at=now,
-                                   expires_at=expires_at))
-        return OpenedSession(secret, expires_at)
+                                   expires_at=now + self.lifetimes.of(remember)))
+        return secret
 
     def principal(self, secret: str | None) -> Principal | None:
         """Who the session of ``secret`` is, if it is still valid."""

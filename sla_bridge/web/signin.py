@@ -36,14 +36,14 @@ def sign_in():
     if not web().signin_allowed(request.remote_addr):
         return render_template("signin.html", form=form, error=_(
             "Too many failed sign-in attempts from this address: wait a few minutes.")), 429
-    opened = web().sessions.open(form.token.data.strip(), form.remember.data) \
+    secret = web().sessions.open(form.token.data.strip(), form.remember.data) \
         if form.validate_on_submit() and form.token.data else None
-    if opened is None:
+    if secret is None:
         web().signin_failed(request.remote_addr)
         return render_template("signin.html", form=form, error=_(
             "This token is not valid: check it, or ask for a new one.")), 401
     response = redirect(safe_next(form.next.data))
-    response.set_cookie(SESSION_COOKIE, opened.secret,
+    response.set_cookie(SESSION_COOKIE, secret,
                         max_age=web().sessions.lifetimes.of(form.remember.data),
                         httponly=True, samesite="Lax", secure=web().secure_cookies())
     return response
