@@ -26,7 +26,8 @@ def test_every_import_contract_is_kept():
                              "--no-cache"], capture_output=True, text=True, timeout=300,
                             cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 kept, 0 broken" in result.stdout
+    contracts = (REPO / ".importlinter").read_text().count("[importlinter:contract:")
+    assert f"{contracts} kept, 0 broken" in result.stdout
 
 
 def test_the_engine_contract_forbids_every_other_module_of_the_bridge():

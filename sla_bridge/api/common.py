@@ -5,28 +5,21 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 
 from flask import current_app, g, jsonify, request
 
 from sla_bridge.auth import StorageUnavailable, bearer_token
+from sla_bridge.request_values import MAX_ID, bridge, whole_number  # noqa: F401 (the API's)
 from sla_bridge.timefmt import month_problem
 from sla_bridge.webhook import (FIRST_YEAR, LAST_YEAR, OUTSIDE_YEARS, REPLACEMENT, UNSTORABLE,
                                 PayloadError, parse_time)
 
-MAX_ID = 2**63 - 1  # a 64-bit signed integer: the id columns of SQLite and PostgreSQL
-DIGITS = re.compile(r"[0-9]{1,19}")  # ASCII only: str.isdigit also accepts '²'
 
 
 class ApiError(Exception):
     def __init__(self, status: int, message: str, field: str | None = None):
         super().__init__(message)
         self.status, self.message, self.field = status, message, field
-
-
-def bridge():
-    """The :class:`sla_bridge.app.Bridge` of the running application."""
-    return current_app.extensions["owl"]
 
 
 def error_response(status: int, message: str, field: str | None = None):
@@ -113,13 +106,6 @@ def _unstorable(payload: dict) -> str | None:
             pending.extend((f"{where}[{index}]", item)
                            for index, item in reversed(list(enumerate(value))))
     return None
-
-
-def whole_number(raw: str, maximum: int = MAX_ID) -> int | None:
-    """``raw`` as an integer of ASCII digits from 0 to ``maximum``; None if it is not one."""
-    if not DIGITS.fullmatch(raw) or int(raw) > maximum:
-        return None
-    return int(raw)
 
 
 def path_id(raw: str, what: str) -> int:

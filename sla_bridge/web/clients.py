@@ -12,7 +12,7 @@ from flask import Blueprint, render_template
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from sla_bridge.api.common import bridge
+from sla_bridge.request_values import bridge
 from sla_bridge.auth import OPERATOR
 from sla_bridge.engine.ledger import Ledger
 from sla_bridge.engine.terms import ClientTerms

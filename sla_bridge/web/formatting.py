@@ -10,10 +10,11 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 from babel.numbers import format_currency, format_percent
-from flask import Flask, current_app
+from flask import Flask
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
+from sla_bridge.request_values import bridge
 from sla_bridge.timefmt import rfc3339
 
 SEVERITIES = {"critical": _l("critical"), "major": _l("major"), "minor": _l("minor"),
@@ -35,12 +36,12 @@ EXCLUSION_REASONS = {
 
 
 def provider_timezone() -> str:
-    return current_app.extensions["owl"].config.inventory.provider.timezone
+    return bridge().config.inventory.provider.timezone
 
 
 def client_timezone(client: str | None) -> str:
     """The timezone of ``client``'s opening hours, or the provider's."""
-    inventory = current_app.extensions["owl"].config.inventory
+    inventory = bridge().config.inventory
     found = inventory.client(client) if client else None
     return inventory.timezone_for(found) if found else inventory.provider.timezone
 

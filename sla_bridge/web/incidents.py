@@ -16,7 +16,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from sla_bridge.api.common import bridge, whole_number
+from sla_bridge.request_values import bridge, whole_number
 from sla_bridge.auth import OPERATOR
 from sla_bridge.engine.ledger import MONTH
 from sla_bridge.service import EXCLUSION_REASONS, Conflict, IncidentRecord, NotFound
@@ -127,11 +127,10 @@ def _holiday_names(record: IncidentRecord) -> list[tuple[str, str]]:
     if clock is None or not clock.holidays:
         return []
     locale = get_locale()
+    # a language the library does not translate into falls back to the country's default
     names = holidays_lib.country_holidays(clock.country, subdiv=clock.subdivision,
-                                          years={day.year for day in clock.holidays})
-    if locale.language in getattr(names, "supported_languages", ()):
-        names = holidays_lib.country_holidays(clock.country, subdiv=clock.subdivision,
-                                              years=names.years, language=locale.language)
+                                          years={day.year for day in clock.holidays},
+                                          language=locale.language)
     return [(format_date(day, "d MMMM y", locale=locale), names.get(day, ""))
             for day in clock.holidays]
 

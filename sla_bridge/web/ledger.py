@@ -14,7 +14,7 @@ from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 
 from sla_bridge import web as pages
-from sla_bridge.api.common import bridge
+from sla_bridge.request_values import bridge
 from sla_bridge.engine.ledger import month_of
 from sla_bridge.ledger_format import ledger_csv, ledger_csv_filename
 from sla_bridge.timefmt import month_problem

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 
 from owl.inventory import Client
 from sla_bridge.alertmanager import AlertmanagerError, AlertmanagerRefused
-from sla_bridge.api.common import MAX_ID, bridge
+from sla_bridge.request_values import MAX_ID, bridge
 from sla_bridge.auth import OPERATOR
 from sla_bridge.engine.maintenance import NOTICE
 from sla_bridge.maintenance import (
