@@ -12,6 +12,11 @@ RUN groupadd --gid 10001 owl \
         --shell /usr/sbin/nologin owl \
     && install -d -o owl -g owl -m 0750 /var/lib/owl
 
+# WeasyPrint (the monthly reports) needs Pango and a font from Debian.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 # The sources are bind-mounted for the install only: no copy of them stays in the image. The
 # runtime set comes from the lock with its hashes checked; the package itself brings no other.
 RUN --mount=type=bind,target=/src,rw \

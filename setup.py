@@ -17,6 +17,7 @@ setup(
         "exporters.catalogue": ["catalogue.json"],
         "sla_bridge": ["migrations/*.py", "migrations/script.py.mako", "migrations/versions/*.py",
                        "openapi.yml"],
+        "sla_bridge.reports": ["templates/*.html", "templates/*.css"],
         "sla_bridge.web": ["templates/*.html", "static/*", "babel.cfg",
                            "translations/*/LC_MESSAGES/*.po", "translations/*/LC_MESSAGES/*.mo"],
     },
@@ -49,12 +50,16 @@ setup(
         # `owl up`: which process holds a port it needs
         "psutil>=5.9,<8",
         "psycopg[binary]>=3.1,<4",
+        # the monthly report's charts, as SVG (sla_bridge/reports/charts.py)
+        "pygal>=3.0,<4",
         "pydantic>=2.6,<3",
         "pyyaml>=6,<7",
         "requests>=2.31,<3",
         "sqlalchemy>=2.0,<2.2",
         "urllib3>=2,<3",
         "waitress>=3.0,<4",
+        # the monthly report as PDF; needs Pango from Debian (libpango-1.0-0, libpangoft2-1.0-0)
+        "weasyprint>=62,<71",
         # the bridge's HTTP errors (Flask's own toolkit, imported directly)
         "werkzeug>=3.0,<4",
         "wtforms>=3.1,<4",

@@ -6,6 +6,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${OWL_VENV:-$ROOT/.venv}"
 STACK_PACKAGES=(prometheus prometheus-alertmanager prometheus-blackbox-exporter
                 prometheus-node-exporter prometheus-node-exporter-collectors)
+# WeasyPrint's libraries and a font for the monthly reports (owl report, the bridge's job)
+REPORT_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
 STACK_SERVICES=(prometheus prometheus-alertmanager prometheus-blackbox-exporter
                 prometheus-node-exporter)
 

@@ -3,7 +3,7 @@
 # then `owl up` (Prometheus, Alertmanager, blackbox_exporter, node_exporter, the owl exporter,
 # the SLA bridge on SQLite, and a demo site). Stop it with Ctrl-C.
 source "$(dirname "$0")/common.sh"
-install_debian_packages "${STACK_PACKAGES[@]}" python3-venv
+install_debian_packages "${STACK_PACKAGES[@]}" "${REPORT_PACKAGES[@]}" python3-venv
 stop_packaged_services
 write_apt_textfile
 install_runtime "$VENV"

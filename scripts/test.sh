@@ -4,8 +4,10 @@
 # OWL_TEST_WORKERS processes (default 2, CI's cores; 0 runs everything in this one), a test file
 # to a worker, each worker on a PostgreSQL database of its own (owl_test_gw0, owl_test_gw1...).
 source "$(dirname "$0")/common.sh"
-# chromium and its driver for the browser tests, with the fonts chromium only recommends
-install_debian_packages "${STACK_PACKAGES[@]}" python3-venv postgresql restic borgbackup openssl \
+# poppler-utils (pdftotext, pdftoppm) for the report tests; chromium and its driver for the
+# browser tests, with the fonts chromium only recommends
+install_debian_packages "${STACK_PACKAGES[@]}" "${REPORT_PACKAGES[@]}" poppler-utils \
+  python3-venv postgresql restic borgbackup openssl \
   chromium chromium-driver fonts-liberation
 VENV="${OWL_TEST_VENV:-$ROOT/.venv-test}"
 install_for_tests "$VENV"
