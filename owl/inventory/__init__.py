@@ -17,12 +17,13 @@ from owl.inventory.fields import format_duration, parse_duration
 from owl.inventory.loading import InventoryError, load_inventory, parse_inventory
 from owl.inventory.model import Inventory
 from owl.inventory.provider import (DEFAULT_PROBE_INTERVALS, DEFAULT_TIMEZONE, PROBE_KINDS, Probes,
-                                    ProbeSchedule, Provider, Receiver, Receivers, Smtp, Stack)
+                                    ProbeSchedule, Provider, Receiver, Receivers, Reports,
+                                    Smtp, Stack)
 
 __all__ = [
     "DEFAULT_PROBE_INTERVALS", "DEFAULT_TIMEZONE", "PROBE_KINDS", "SHOP_CMS", "Backup",
     "BackupPolicy", "Calendar", "Checkout", "Client", "Contacts", "Contract", "Holidays",
     "Inventory", "InventoryError", "PenaltyRates", "Probes", "ProbeSchedule", "Provider",
-    "Receiver", "Receivers", "ResponseTimes", "Server", "Site", "Smtp", "Stack", "format_duration",
+    "Receiver", "Receivers", "Reports", "ResponseTimes", "Server", "Site", "Smtp", "Stack", "format_duration",
     "load_inventory", "parse_duration", "parse_inventory",
 ]

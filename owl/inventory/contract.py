@@ -78,6 +78,8 @@ class Contract(StrictModel):
     currency: Literal["EUR"] = "EUR"
     support_24_7: bool = False
     quote: str = Field(min_length=1)
+    # the version of the annex "Infogérance et Monitoring" the contract was signed under
+    annex_version: str = Field(default="2.0 du 24 janvier 2025", min_length=1)
     start: dt.date
     status: Literal["trial", "active", "suspended", "terminated"] = "active"
     suspended_since: dt.datetime | dt.date | None = None

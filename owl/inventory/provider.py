@@ -109,6 +109,20 @@ class Probes(StrictModel):
     rdap_server: str = Field(default="https://rdap.org/", pattern=r"^https?://\S+$")
 
 
+class Reports(StrictModel):
+    """The monthly client reports: produced and emailed on the first working day of the
+    provider's calendar after each month, at ``send_at`` (provider's time), to each client's
+    contacts and to ``recipients``, the provider's own copy. ``send_at`` is quoted in YAML
+    ("08:00"): unquoted, YAML 1.1 reads 08:00 as a number of minutes."""
+
+    send_at: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    recipients: list[str] = Field(default_factory=list)
+
+    @property
+    def send_time(self) -> dt.time:
+        return dt.time.fromisoformat(self.send_at)
+
+
 class Provider(StrictModel):
     name: str = Field(min_length=1)
     timezone: TimezoneName = DEFAULT_TIMEZONE
@@ -117,3 +131,4 @@ class Provider(StrictModel):
     smtp: Smtp = Field(default_factory=Smtp)
     stack: Stack = Field(default_factory=Stack)
     probes: Probes = Field(default_factory=Probes)
+    reports: Reports = Field(default_factory=Reports)
