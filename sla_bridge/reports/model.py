@@ -36,6 +36,11 @@ class Header:
     provider_name: str
 
     @property
+    def provisional(self) -> bool:
+        """The month is still running: the figures stop at ``produced_at``."""
+        return self.produced_at < self.period_end
+
+    @property
     def sla_applies(self) -> bool:
         """A tier-0 trial has no SLA section (section 4)."""
         return self.tier > 0

@@ -176,6 +176,12 @@ class SlaService:
             return month_ledgers.client_ledger(session, client, month, self.terms,
                                                self.calendars, self.clock)
 
+    def terms_of_month(self, client: str, month: str) -> ClientTerms:
+        """The terms in force at the end of ``month``, which its ledger applies."""
+        with self.db.read() as session:
+            return contract_history.terms_for_month(session, client, month, self.terms,
+                                                    self.calendars)
+
     def export(self, client: str) -> dict:
         """Everything held about ``client``, as ``GET /api/v1/export`` gives it."""
         incidents = self.find(client=client, limit=10**9)
