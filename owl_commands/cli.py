@@ -6,12 +6,13 @@ import argparse
 import importlib.metadata
 import sys
 
-from owl_commands import bridge, demo, exporter, grafana_sync, render, sla, stack, token
+from owl_commands import (bridge, demo, exporter, grafana_sync, render, report, sla, stack,
+                          token)
 from owl_commands.common import inventory_or_exit
 
 # Each adds its subcommands through ``register(subparsers)``. They import their heavy parts
 # (Flask, SQLAlchemy, the probes) inside the handlers, so ``owl check`` does not pay for them.
-COMMAND_MODULES = (exporter, demo, bridge, token, sla, render, stack, grafana_sync)
+COMMAND_MODULES = (exporter, demo, bridge, token, sla, report, render, stack, grafana_sync)
 
 
 def version() -> str:

@@ -13,7 +13,7 @@ from owl_commands.common import inventory_or_exit
 from sla_bridge.engine.ledger import MONTH
 
 
-def _month(value: str) -> str:
+def month_argument(value: str) -> str:
     if not MONTH.match(value):
         raise argparse.ArgumentTypeError(f"{value!r} is not a month as YYYY-MM")
     return value
@@ -21,7 +21,7 @@ def _month(value: str) -> str:
 
 def register(subparsers) -> None:
     ledger = subparsers.add_parser("ledger", help="print the penalty ledger of a month")
-    ledger.add_argument("--month", required=True, type=_month, help="YYYY-MM")
+    ledger.add_argument("--month", required=True, type=month_argument, help="YYYY-MM")
     ledger.add_argument("--client", help="one client (default: every client with an SLA)")
     _inventory_flag(ledger)
     add_database_options(ledger)
@@ -38,7 +38,7 @@ def register(subparsers) -> None:
     replay = commands.add_parser("replay", help="recompute incidents and ledgers from events")
     _inventory_flag(replay)
     replay.add_argument("--events", required=True, help="a file written by export-events")
-    replay.add_argument("--month", required=True, type=_month, help="YYYY-MM")
+    replay.add_argument("--month", required=True, type=month_argument, help="YYYY-MM")
     replay.add_argument("--client", help="one client (default: every client with an SLA)")
     replay.set_defaults(handler=_replay)
 

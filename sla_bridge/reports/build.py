@@ -21,19 +21,15 @@ from sla_bridge.engine.ledger import month_bounds
 from sla_bridge.engine.terms import ClientTerms
 from sla_bridge.ledger_format import ledger_json
 from sla_bridge.reports import facts
-from sla_bridge.reports.model import (Header, IncidentRow, Intervention,
-                                      MaintenanceRow, Rates, ReportContent)
+from sla_bridge.reports.model import (Header, IncidentRow, MaintenanceRow, Rates,
+                                      ReportContent)
 from sla_bridge.reports.prometheus import Prometheus
 from sla_bridge.service import NotFound, SlaService
 from sla_bridge.service.incident_reads import deadline_clock
-from sla_bridge.storage.schema import Event, Incident, Maintenance
+from sla_bridge.storage.schema import Incident, Maintenance
 
 log = logging.getLogger("owl.bridge.reports")
 
-# The operators' actions a client without 24/7 support is billed for outside opening hours
-# (section 5b); the event kinds the service and the maintenance windows record.
-INTERVENTION_KINDS = ("ack", "exclusion", "exclusion_withdrawn", "maintenance_created",
-                      "maintenance_cancelled")
 ALL_INCIDENTS = 10**9
 
 
@@ -71,14 +67,14 @@ def build_report(sources: ReportSources, client_id: str, month: str,
     ledger = ledger_json(service.ledger(client_id, month)) if terms.tier > 0 else None
     with service.db.read() as session:
         maintenances = _maintenances(session, client_id, period)
-        interventions = _interventions(session, client_id, period, terms)
     gathered = facts.gather(sources.prometheus, client, terms.tier, period, now)
     return ReportContent(
         header=_header(sources.inventory, client, terms, period, now),
         availability=gathered.availability, incidents=_incidents(service, client_id, month),
         ledger=ledger, rates=Rates(dict(terms.penalty_rates), terms.penalty_cap,
                                    dict(terms.response_times)),
-        maintenances=maintenances, interventions=interventions, security=gathered.security,
+        maintenances=maintenances,
+        interventions=tuple(service.interventions(client_id, month)), security=gathered.security,
         operations=gathered.operations, notes=gathered.notes)
 
 
@@ -132,23 +128,3 @@ def _maintenances(session, client: str, period: Period) -> tuple[MaintenanceRow,
         ends_at=row.ends_at, description=row.description, emergency=row.emergency,
         announced_at=row.announced_at, announced_by=row.announced_by,
         cancelled_at=row.cancelled_at) for row in rows)
-
-
-def _interventions(session, client: str, period: Period,
-                   terms: ClientTerms) -> tuple[Intervention, ...]:
-    """The operators' actions of the month outside the client's opening hours; none under
-    24/7 support, where every hour is a standard one."""
-    if terms.support_24_7:
-        return ()
-    events = session.scalars(select(Event).where(
-        Event.client == client, Event.kind.in_(INTERVENTION_KINDS),
-        Event.at >= period.start, Event.at < period.end).order_by(Event.at, Event.id)).all()
-    return tuple(Intervention(event.at, event.actor or "", event.kind, event.incident_id,
-                              _window_id(event))
-                 for event in events if not terms.calendar.is_open(event.at))
-
-
-def _window_id(event: Event) -> int | None:
-    if not event.kind.startswith("maintenance_"):
-        return None
-    return event.payload.get("id")

@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
+from sla_bridge.service.interventions import Intervention
+
 
 @dataclass(frozen=True)
 class Header:
@@ -118,17 +120,6 @@ class MaintenanceRow:
 
 
 @dataclass(frozen=True)
-class Intervention:
-    """An operator's action outside the client's opening hours, billed apart (section 5b)."""
-
-    at: dt.datetime
-    actor: str
-    action: str  # ack | exclusion | exclusion_withdrawn | maintenance_created | maintenance_cancelled
-    incident_id: int | None = None
-    maintenance_id: int | None = None
-
-
-@dataclass(frozen=True)
 class Rates:
     """The contract's rates (section 5c) as they applied to the month."""
 
@@ -217,7 +208,7 @@ class ReportContent:
     ledger: dict | None  # ledger_json(...) as GET /api/v1/ledger gives it; None: no SLA
     rates: Rates
     maintenances: tuple[MaintenanceRow, ...]  # windows overlapping the month
-    interventions: tuple[Intervention, ...]  # empty for a 24/7 client
+    interventions: tuple[Intervention, ...]  # outside opening hours; none under 24/7
     security: Security | None  # tier 2 and up
     operations: Operations | None  # tier 3 and up
     notes: tuple[str, ...] = field(default=())  # what could not be gathered, in French

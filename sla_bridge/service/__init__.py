@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from sla_bridge.contract_terms import CalendarCache, terms_from_snapshot
 from sla_bridge.engine.alerts import AlertNotice
-from sla_bridge.engine.ledger import Ledger
+from sla_bridge.engine.ledger import Ledger, month_bounds
 from sla_bridge.engine.terms import ClientTerms
 from sla_bridge.service import contract_history, incident_status, month_ledgers
 from sla_bridge.service.client_export import client_export
@@ -40,6 +40,7 @@ from sla_bridge.service.ingest import (
     notice_payload,
     store_notices,
 )
+from sla_bridge.service.interventions import Intervention, interventions
 from sla_bridge.service.observer import Observer, Transitions
 from sla_bridge.service.operator_actions import (
     EXCLUSION_REASONS,
@@ -51,7 +52,7 @@ from sla_bridge.storage.database import Database
 from sla_bridge.storage.schema import Incident
 
 __all__ = ["EXCLUSION_REASONS", "Conflict", "IncidentRecord", "IngestResult", "NotFound",
-           "Observer", "Outcome", "SlaService", "audit_view", "notice_payload"]
+           "Intervention", "Observer", "Outcome", "SlaService", "audit_view", "notice_payload"]
 
 Act = Callable[[OperatorActions, Incident], None]
 
@@ -181,6 +182,15 @@ class SlaService:
         with self.db.read() as session:
             return contract_history.terms_for_month(session, client, month, self.terms,
                                                     self.calendars)
+
+    def interventions(self, client: str, month: str) -> list[Intervention]:
+        """``client``'s operators' actions of ``month`` outside its opening hours (section 5b),
+        under the terms in force at the month's end."""
+        with self.db.read() as session:
+            terms = contract_history.terms_for_month(session, client, month, self.terms,
+                                                     self.calendars)
+            start, end = month_bounds(month, terms.ledger_timezone)
+            return interventions(session, client, terms, start, end)
 
     def export(self, client: str) -> dict:
         """Everything held about ``client``, as ``GET /api/v1/export`` gives it."""
