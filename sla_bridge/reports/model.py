@@ -43,6 +43,11 @@ class Header:
         return self.produced_at < self.period_end
 
     @property
+    def as_of(self) -> dt.datetime:
+        """Where the figures stop: the month's end, or when a provisional report was made."""
+        return min(self.produced_at, self.period_end)
+
+    @property
     def sla_applies(self) -> bool:
         """A tier-0 trial has no SLA section (section 4)."""
         return self.tier > 0
