@@ -42,8 +42,12 @@ setup(
         # requests for the bridge, the exporter and the tests.
         "grafana-client>=3.11.2,<4",
         "holidays>=0.50,<1",
+        # the monthly report's templates, shared by its HTML and its PDF (Flask's own engine)
+        "jinja2>=3.1,<4",
         # failed sign-ins per address (the engine of Flask-Limiter, used directly)
         "limits>=3.13,<6",
+        # the report's templates mark the charts' SVG as safe HTML (Jinja2's own)
+        "markupsafe>=2.1,<4",
         # CMS and component versions compared as PEP 440 versions (exporters/versions.py)
         "packaging>=23,<27",
         "prometheus-client>=0.20,<1",

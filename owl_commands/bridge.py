@@ -48,6 +48,9 @@ def register(subparsers) -> None:
     bridge.add_argument("--alertmanager.url", dest="alertmanager_url",
                         help="Alertmanager's URL, for maintenance silences (default: http:// "
                              "and the inventory's provider.stack.alertmanager)")
+    bridge.add_argument("--prometheus.url", dest="prometheus_url",
+                        help="Prometheus' URL, for the monthly reports' figures (default: "
+                             "http:// and the inventory's provider.stack.prometheus)")
     bridge.add_argument("--storage.wait-timeout", dest="storage_wait", type=_wait_timeout,
                         default="5m", metavar="DURATION",
                         help="how long to wait for a database server that does not answer at "
@@ -196,7 +199,8 @@ def _run_bridge(args) -> int:
         return 1
     try:
         serve(BridgeConfig(_creatable_database_url(args), inventory, token,
-                           alertmanager_url=args.alertmanager_url, smtp_password=smtp_password,
+                           alertmanager_url=args.alertmanager_url,
+                           prometheus_url=args.prometheus_url, smtp_password=smtp_password,
                            storage_wait_seconds=args.storage_wait, scrape_token=scrape_token,
                            web=web),
               args.listen, threads=args.threads)

@@ -37,7 +37,7 @@ def _report(args) -> int:
     from sla_bridge.contract_terms import terms_from_inventory
     from sla_bridge.reports.build import ReportSources, build_report
     from sla_bridge.reports.prometheus import Prometheus
-    from sla_bridge.reports.render import render_html, render_pdf
+    from sla_bridge.reports.document import render_html, render_pdf
     from sla_bridge.service import SlaService
 
     inventory = inventory_or_exit(args.inventory)

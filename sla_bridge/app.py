@@ -25,6 +25,9 @@ from sla_bridge.contract_terms import terms_from_inventory
 from sla_bridge.maintenance import MaintenanceService, SilencedAlertSync
 from sla_bridge.metrics import BridgeMetrics, StateCollector
 from sla_bridge.notify import Notifier
+from sla_bridge.reports.build import ReportSources
+from sla_bridge.reports.delivery import ReportJob, ReportProducer
+from sla_bridge.reports.prometheus import Prometheus
 from sla_bridge.service import IngestResult, SlaService
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.probe import HealthProbe
@@ -43,6 +46,7 @@ class BridgeConfig:
     max_body_bytes: int = 4 * 1024 * 1024
     migrate: bool = True
     alertmanager_url: str | None = None  # None: http:// + the inventory's stack.alertmanager
+    prometheus_url: str | None = None  # None: http:// + the inventory's stack.prometheus
     smtp_password: str | None = None
     scrape_token: str | None = None  # None: /metrics answers 401 to everyone
     # How long to wait for a database server that does not answer yet (0: fail at once).
@@ -85,6 +89,11 @@ class Bridge:
                                                config.inventory, self.clock)
         self.silence_sync = SilencedAlertSync(self.db, self.service, self.alertmanager,
                                               config.inventory, self.clock, self.after_ingest)
+        prometheus = Prometheus(
+            config.prometheus_url or f"http://{config.inventory.provider.stack.prometheus}")
+        self.reports = ReportJob(
+            self.db, config.inventory, self.notifier,
+            ReportProducer(ReportSources(self.service, config.inventory, prometheus)), self.clock)
 
     def after_ingest(self, result: IngestResult) -> None:
         """Work that follows a committed delivery: tell clients of new security incidents.

@@ -42,12 +42,15 @@ from sqlalchemy.orm import Session
 from owl.inventory import Inventory, Smtp
 from sla_bridge.engine.terms import ClientTerms
 from sla_bridge.storage.database import Database
-from sla_bridge.storage.schema import Incident, Maintenance, Notification
+from sla_bridge.storage.schema import Incident, Maintenance, Notification, Report
 
 log = logging.getLogger("owl.bridge.notify")
 
 SECURITY, MAINTENANCE_CREATED, MAINTENANCE_CANCELLED = (
     "security", "maintenance_created", "maintenance_cancelled")
+# The monthly report, to the client and, as its own row, the provider's copy (which section 9's
+# suppression does not concern: the provider is not the client).
+REPORT, REPORT_COPY = "report", "report_copy"
 SUPPRESSED = "suppressed: "
 NO_RECIPIENT = "no recipient: "
 PASSWORD_ENV = "OWL_SMTP_PASSWORD"
@@ -77,6 +80,7 @@ class Message:
     body: str
     incident_id: int | None = None
     maintenance_id: int | None = None
+    report_id: int | None = None  # attached as its PDF
 
 
 class Notifier:
@@ -100,12 +104,27 @@ class Notifier:
 
     def record(self, session: Session, client: str, message: Message) -> Notification:
         """Write ``message`` for ``client`` in the caller's transaction; ``dispatch`` it after."""
-        now = self.clock()
         recipients = list(self.inventory.client(client).contacts.email)
+        return self._add(session, client, message, recipients,
+                         self._refusal(client, recipients, self.clock()))
+
+    def record_report(self, session: Session, client: str, message: Message
+                      ) -> list[Notification]:
+        """The report's message to ``client``, and the provider's copy when it wants one."""
+        rows = [self.record(session, client, message)]
+        copy_to = list(self.inventory.provider.reports.recipients)
+        if copy_to:
+            copy = Message(REPORT_COPY, message.subject, message.body,
+                           report_id=message.report_id)
+            rows.append(self._add(session, client, copy, copy_to, None))
+        return rows
+
+    def _add(self, session: Session, client: str, message: Message, recipients: list[str],
+             error: str | None) -> Notification:
         row = Notification(client=client, kind=message.kind, incident_id=message.incident_id,
-                           maintenance_id=message.maintenance_id, recipients=recipients,
-                           subject=message.subject, body=message.body, created_at=now,
-                           attempts=0, error=self._refusal(client, recipients, now))
+                           maintenance_id=message.maintenance_id, report_id=message.report_id,
+                           recipients=recipients, subject=message.subject, body=message.body,
+                           created_at=self.clock(), attempts=0, error=error)
         session.add(row)
         session.flush()
         return row
@@ -208,12 +227,20 @@ class Notifier:
         message["Message-ID"] = make_msgid(f"owl-notification-{row.id}",
                                            self.smtp.sender.rpartition("@")[2] or None)
         message.set_content(row.body)
+        if row.report_id is not None:
+            self._attach_report(message, row.report_id)
         with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=SMTP_TIMEOUT) as relay:
             if self.smtp.starttls:
                 relay.starttls(context=ssl.create_default_context())
             if self.smtp.username:
                 relay.login(self.smtp.username, self._password or "")
             return relay.send_message(message)
+
+    def _attach_report(self, message: EmailMessage, report_id: int) -> None:
+        with self.db.read() as session:
+            report = session.get(Report, report_id)
+            pdf, name = report.pdf, report.filename
+        message.add_attachment(pdf, maintype="application", subtype="pdf", filename=name)
 
     def _record_outcome(self, notification_id: int, sent_at: dt.datetime | None,
                         error: str | None) -> None:
@@ -255,7 +282,7 @@ def _local(at: dt.datetime, timezone: str) -> str:
     return f"{at.astimezone(ZoneInfo(timezone)):%d/%m/%Y %H:%M}"
 
 
-def _signature(inventory: Inventory) -> str:
+def signature(inventory: Inventory) -> str:
     return f"\n-- \n{inventory.provider.name}, supervision et infogérance\n"
 
 
@@ -280,7 +307,7 @@ def maintenance_message(inventory: Inventory, window: Maintenance, cancelled: bo
         lines += ["", ("S'agissant d'une maintenance d'urgence, nos engagements de délai de "
                        "réponse restent applicables pendant cette fenêtre (annexe, section 5b).")]
     return Message(MAINTENANCE_CANCELLED if cancelled else MAINTENANCE_CREATED,
-                   subject, "\n".join(lines) + "\n" + _signature(inventory),
+                   subject, "\n".join(lines) + "\n" + signature(inventory),
                    maintenance_id=window.id)
 
 
@@ -300,4 +327,4 @@ def security_message(inventory: Inventory, incident: Incident) -> Message:
     lines += ["", ("Nos équipes mettent en œuvre les mesures d'urgence pour en limiter l'impact "
                    "et reviennent vers vous au plus vite (annexe, section 8).")]
     return Message(SECURITY, f"[{inventory.provider.name}] Incident de sécurité : {what}",
-                   "\n".join(lines) + "\n" + _signature(inventory), incident_id=incident.id)
+                   "\n".join(lines) + "\n" + signature(inventory), incident_id=incident.id)

@@ -23,7 +23,8 @@ from sla_bridge.contract_terms import CalendarCache, terms_from_snapshot
 from sla_bridge.engine.terms import ClientTerms
 from sla_bridge.storage.database import Database
 from sla_bridge.storage.queries import latest_contract_snapshots
-from sla_bridge.storage.schema import Deletion, Event, Incident, Maintenance, Notification, Token
+from sla_bridge.storage.schema import (Deletion, Event, Incident, Maintenance, Notification,
+                                       Report, Token)
 
 WORKING_DAYS_BEFORE_DELETION = 7
 log = logging.getLogger("owl.bridge.retention")
@@ -82,7 +83,7 @@ def delete_due_clients(db: Database, terms: dict[str, ClientTerms], now: dt.date
 
 def _delete_client(db: Database, client: str, terms: ClientTerms, now: dt.datetime) -> dict:
     tables = {"incidents": Incident, "events": Event, "notifications": Notification,
-              "maintenances": Maintenance, "tokens": Token}
+              "maintenances": Maintenance, "reports": Report, "tokens": Token}
     counts = {}
     with db.write() as session:
         for name, table in tables.items():

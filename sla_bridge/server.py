@@ -17,6 +17,8 @@ STATUS_REFRESH_SECONDS = 15
 # Alerts hidden by maintenance silences reach the bridge only through this job (maintenance.py).
 SILENCED_SYNC_SECONDS = 30
 NOTIFICATION_RETRY_SECONDS = 120
+# The monthly reports go out within this of provider.reports.send_at (sla_bridge/reports).
+REPORTS_MINUTES = 15
 
 # Waitress tuned for Alertmanager, whose HTTP client (prometheus/common's http_config) keeps up to
 # 1,000 idle keep-alive connections per host for 5 minutes (IdleConnTimeout). With waitress'
@@ -50,6 +52,8 @@ def start_jobs(bridge) -> BackgroundScheduler:
                       id="retry_notifications", max_instances=1, coalesce=True)
     scheduler.add_job(bridge.web_sessions.purge, "interval", hours=1, id="purge_web_sessions",
                       max_instances=1, coalesce=True)
+    scheduler.add_job(bridge.reports.run, "interval", minutes=REPORTS_MINUTES,
+                      id="monthly_reports", max_instances=1, coalesce=True)
     scheduler.start()
     return scheduler
 

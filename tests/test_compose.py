@@ -223,8 +223,9 @@ def test_prometheus_keeps_the_rendered_retention_which_covers_what_the_stack_rea
     assert parse_retention(retention) >= MINIMUM  # tests/test_retention.py: the longest read
 
 
-def test_the_bridge_reaches_the_alertmanager_service_for_silences(compose):
-    url = flag(compose["services"]["owl-bridge"]["command"], "--alertmanager.url")
+@pytest.mark.parametrize("option", ["--alertmanager.url", "--prometheus.url"])
+def test_the_bridge_reaches_the_services_it_asks_for_silences_and_reports(compose, option):
+    url = flag(compose["services"]["owl-bridge"]["command"], option)
     host, port = urlsplit(url).netloc.rsplit(":", 1)
     assert host in compose["services"], url
     assert int(port) in container_ports(compose["services"][host])

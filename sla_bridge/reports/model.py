@@ -2,7 +2,7 @@
 
 :func:`sla_bridge.reports.build.build_report` gathers it (the bridge's database for incidents,
 ledger, maintenance and interventions; Prometheus for availability, CMS, vulnerabilities,
-backups and the checkout path); :mod:`sla_bridge.reports.render` lays it out. Times are aware
+backups and the checkout path); :mod:`sla_bridge.reports.document` lays it out. Times are aware
 UTC datetimes; money and rates are exact decimals; the ledger is the API's JSON exactly.
 """
 

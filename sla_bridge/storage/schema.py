@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text,
-                        TypeDecorator, UniqueConstraint)
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer,
+                        LargeBinary, String, Text, TypeDecorator, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 UTC = dt.timezone.utc
@@ -207,6 +207,7 @@ class Notification(Base):
     kind: Mapped[str] = mapped_column(String(32))
     incident_id: Mapped[int | None] = mapped_column(Id)
     maintenance_id: Mapped[int | None] = mapped_column(Id)
+    report_id: Mapped[int | None] = mapped_column(Id)  # a monthly report, sent as attachment
     recipients: Mapped[list] = mapped_column(JSON)
     subject: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)
@@ -214,6 +215,33 @@ class Notification(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class Report(Base):
+    """A client's monthly report as produced: never changed once stored. A closed month whose
+    records change gets a new version, listing what changed (sla_bridge/reports/store.py)."""
+
+    __tablename__ = "reports"
+    __table_args__ = (UniqueConstraint("client", "month", "version", name="uq_report_version"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    client: Mapped[str] = mapped_column(String(64), index=True)
+    month: Mapped[str] = mapped_column(String(7))
+    version: Mapped[int] = mapped_column(Integer)
+    produced_at: Mapped[dt.datetime] = mapped_column(UtcDateTime)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the PDF
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    html: Mapped[str] = mapped_column(Text)
+    summary: Mapped[dict] = mapped_column(JSON)  # sla_bridge.reports.model.summary
+    changes: Mapped[list] = mapped_column(JSON)  # since the previous version, in French
+
+    @property
+    def filename(self) -> str:
+        return report_filename(self.client, self.month, self.version)
+
+
+def report_filename(client: str, month: str, version: int) -> str:
+    return f"rapport-{client}-{month}-v{version}.pdf"
 
 
 class Deletion(Base):

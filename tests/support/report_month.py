@@ -57,6 +57,12 @@ clients:
           shop: woocommerce}}
       - {{id: vitrine, url: "https://www.lune-cosmetiques.example", cms: drupal}}
     servers: [{{id: web1, address: 203.0.113.40}}]
+  - id: essai
+    name: Essai Studio
+    contacts: {{email: [bonjour@essai.example]}}
+    contract: {{tier: 0, monthly_fee: "0", quote: DEV-2026-0301, start: 2026-05-01,
+               status: trial}}
+    sites: [{{id: www, url: "https://www.essai.example"}}]
   - id: soleil
     name: Soleil SARL
     contract: {{tier: 1, monthly_fee: "300.00", quote: DEV-2026-0200, start: 2025-09-01}}
