@@ -17,7 +17,7 @@ from owl.clock import utc_now
 from owl.inventory import Inventory
 from sla_bridge.alertmanager import Alertmanager
 from sla_bridge.api import (alerts, export, incidents, interventions, ledger, maintenances,
-                            ops)
+                            ops, reports)
 from sla_bridge.api.common import ApiError, error_response
 from sla_bridge.auth import TokenStore
 from sla_bridge.ingest_batch import IngestBatcher
@@ -114,8 +114,8 @@ def create_app(config: BridgeConfig) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.json.sort_keys = False
     bridge = app.extensions["owl"] = Bridge(config)
-    api = [module.blueprint for module in (alerts, incidents, ledger, interventions, export,
-                                           maintenances, ops)]
+    api = [module.blueprint for module in (alerts, incidents, ledger, interventions, reports,
+                                           export, maintenances, ops)]
     for blueprint in api:
         app.register_blueprint(blueprint)
     init_web(app, bridge, config.web, api)

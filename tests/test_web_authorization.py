@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from sla_bridge.reports.store import add_report
 from tests.support.bridge import alert
 from tests.support.pages import csrf_token, page_text, sign_in
 from tests.test_web_maintenances import store_window
@@ -19,6 +20,7 @@ ACME_MARKS = ("SiteDown on shop", "Migration secrète d'ACME", "ACME SARL")
 ACME_INCIDENT = 1
 ACME_WINDOW = 1
 ACME_FINGERPRINT = alert()["fingerprint"]  # acme's SiteDown on shop
+ACME_REPORT = 1
 
 # Every page route: (rule, method) -> the request made of it, aimed at acme's data.
 PAGES = {
@@ -40,6 +42,10 @@ PAGES = {
     ("/clients", "GET"): "/clients",
     ("/ledger", "GET"): "/ledger?client=acme&month=2025-03",
     ("/ledger.csv", "GET"): "/ledger.csv?client=acme&month=2025-03",
+    ("/interventions.csv", "GET"): "/interventions.csv?client=acme&month=2025-03",
+    ("/reports", "GET"): "/reports?client=acme",
+    ("/reports/<raw_id>.pdf", "GET"): f"/reports/{ACME_REPORT}.pdf",
+    ("/reports/<raw_id>.html", "GET"): f"/reports/{ACME_REPORT}.html",
     ("/static/<path:filename>", "GET"): "/static/owl.css",
 }
 OPEN_TO_ALL = {"/signin", "/static/owl.css"}  # before signing in: sign-in and its styles
@@ -52,9 +58,13 @@ NOT_PAGES = ("/api/", "/metrics", "/healthz", "/readyz")
 
 @pytest.fixture
 def acme_data(tb):
-    """An incident and a maintenance window of acme's, and a client browser of globex's."""
+    """An incident, a maintenance window and a stored report of acme's, and a client browser
+    of globex's."""
     assert tb.post_alerts(alert()).status_code == 200
     store_window(tb, description="Migration secrète d'ACME")
+    with tb.bridge.db.write() as session:
+        add_report(session, "acme", "2025-03", {}, "<p>ACME SARL, mars 2025</p>",
+                   b"%PDF-1.7 ACME SARL", tb.clock(), "Europe/Paris")
     globex = tb.app.test_client()
     assert sign_in(globex, tb.bridge.tokens.add("client", "globex-reader",
                                                  client="globex")).status_code == 302
@@ -108,3 +118,4 @@ def test_the_same_pages_show_acme_its_own_data(tb, acme_data):
     sign_in(acme, tb.bridge.tokens.add("client", "acme-reader", client="acme"))
     assert "SiteDown on shop" in page_text(acme.get(f"/incidents/{ACME_INCIDENT}"))
     assert "Migration secrète d'ACME" in page_text(acme.get("/maintenances"))
+    assert "ACME SARL, mars 2025" in page_text(acme.get(f"/reports/{ACME_REPORT}.html"))

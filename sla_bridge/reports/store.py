@@ -37,6 +37,9 @@ class ReportInfo:
         return report_filename(self.client, self.month, self.version)
 
 
+# A stored report's HTML is served as it was produced: no script, nothing fetched, no form.
+STORED_HTML_POLICY = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+                      "form-action 'none'")
 INFO_COLUMNS = (Report.id, Report.client, Report.month, Report.version, Report.produced_at,
                 Report.sha256, func.length(Report.pdf), Report.changes)
 

@@ -26,7 +26,7 @@ from limits.strategies import MovingWindowRateLimiter
 
 from sla_bridge.auth import CLIENT, OPERATOR
 from sla_bridge.webhook import REPLACEMENT, UNSTORABLE
-from sla_bridge.web import clients, formatting, incidents, ledger, maintenances, signin
+from sla_bridge.web import clients, formatting, incidents, ledger, maintenances, reports, signin
 from sla_bridge.web.guard import current_principal, safe_next
 from sla_bridge.web.sessions import Lifetimes, WebSessions
 
@@ -34,7 +34,7 @@ log = logging.getLogger("owl.bridge")
 
 HERE = Path(__file__).parent
 LANGUAGES = ("fr",)  # the catalogue's languages; the first is the default
-BLUEPRINTS = (signin, incidents, maintenances, clients, ledger)
+BLUEPRINTS = (signin, incidents, maintenances, clients, ledger, reports)
 # Pages never cached: they show one principal's data.
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "

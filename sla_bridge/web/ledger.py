@@ -14,9 +14,12 @@ from flask import Blueprint, Response, render_template, request
 from flask_babel import gettext as _
 
 from sla_bridge import web as pages
-from sla_bridge.request_values import bridge
+from sla_bridge.auth import OPERATOR
 from sla_bridge.engine.ledger import month_of
 from sla_bridge.ledger_format import ledger_csv, ledger_csv_filename
+from sla_bridge.reports.store import list_reports
+from sla_bridge.request_values import bridge
+from sla_bridge.service.interventions import interventions_csv
 from sla_bridge.timefmt import month_problem
 from sla_bridge.web.guard import client_scope, is_operator, signed_in
 from sla_bridge.webhook import FIRST_YEAR, LAST_YEAR
@@ -47,20 +50,22 @@ def current_month() -> str:
 @blueprint.get("/ledger")
 @signed_in()
 def index():
-    client, month = _client(), _month()
+    client, month = query_client(), query_month()
     ledger = bridge().service.ledger(client, month) if client else None
     inventory = bridge().config.inventory
+    reports = list_reports(bridge().db, client, month) if client else []
     return render_template(
         "ledger.html", ledger=ledger, client=client, month=month,
-        client_name=_name(client), months=_neighbours(month),
-        clients=[(c, _name(c)) for c in sorted(bridge().service.terms)] if is_operator() else [],
+        report=reports[0] if reports else None,
+        client_name=client_name(client), months=_neighbours(month),
+        clients=client_choices(),
         provider_timezone=inventory.provider.timezone)
 
 
 @blueprint.get("/ledger.csv")
 @signed_in()
 def download():
-    client, month = _client(), _month()
+    client, month = query_client(), query_month()
     if client is None:
         raise QueryError(400, _("Field “client”: choose the client whose ledger to download."))
     ledger = bridge().service.ledger(client, month)
@@ -68,7 +73,20 @@ def download():
         "Content-Disposition": f'attachment; filename="{ledger_csv_filename(ledger)}"'})
 
 
-def _client() -> str | None:
+@blueprint.get("/interventions.csv")
+@signed_in(OPERATOR)
+def interventions():
+    """The month's interventions outside opening hours, every client's, for invoicing."""
+    month = query_month()
+    service = bridge().service
+    rows = [(client, row) for client in sorted(service.terms)
+            for row in service.interventions(client, month)]
+    return Response(interventions_csv(rows, bridge().config.inventory.provider.timezone),
+                    mimetype="text/csv", headers={
+                        "Content-Disposition": f'attachment; filename="interventions-{month}.csv"'})
+
+
+def query_client() -> str | None:
     """The client of the query that the signed-in principal may read, or None (an operator who
     has not chosen yet)."""
     asked = request.args.get("client", "").strip() or None
@@ -82,7 +100,7 @@ def _client() -> str | None:
     return asked
 
 
-def _month() -> str:
+def query_month() -> str:
     value = request.args.get("month", "").strip()
     if not value:
         return current_month()
@@ -102,6 +120,12 @@ def _neighbours(month: str) -> dict[str, str | None]:
             "next": None if month_problem(after) else after}
 
 
-def _name(client: str | None) -> str | None:
+def client_choices() -> list[tuple[str, str]]:
+    """(id, name) of every client for an operator's choice; nothing for a client."""
+    return ([(c, client_name(c)) for c in sorted(bridge().service.terms)]
+            if is_operator() else [])
+
+
+def client_name(client: str | None) -> str | None:
     found = bridge().config.inventory.client(client) if client else None
     return found.name if found else client
