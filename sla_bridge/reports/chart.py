@@ -1,8 +1,9 @@
 """The daily availability of one target as an SVG bar chart (pygal), inline in the report.
 
 Bars are grey, a day below the month's target line dark; a day without any measured minute has
-no bar and its label says so, since a blind day is not a day down. The chart has no script: the
-PDF and a mail reader show it the same.
+no bar and its label says so, since a blind day is not a day down. The chart has no script
+(pygal always writes its interactive configuration as one; it is taken out of the tree before
+the markup is written): the PDF, a browser and a mail reader show it the same.
 """
 
 from __future__ import annotations
@@ -30,9 +31,18 @@ def daily_chart(target: TargetAvailability) -> str:
                       y_title="% du temps mesuré", x_label_rotation=0, print_values=False,
                       show_minor_x_labels=True, truncate_label=-1, margin=6,
                       explicit_size=True)
+    chart.add_xml_filter(_without_scripts)
     chart.x_labels = [str(day.day.day) for day in target.days]
     chart.add(target.target, ratios)
     return chart.render(is_unicode=True)
+
+
+def _without_scripts(root):
+    for parent in list(root.iter()):
+        for child in list(parent):
+            if isinstance(child.tag, str) and child.tag.rsplit("}", 1)[-1] == "script":
+                parent.remove(child)
+    return root
 
 
 def _floor(ratios: list[float | None]) -> float:
