@@ -52,8 +52,6 @@ def _report(args) -> int:
     except ValueError as exc:
         print(f"--{exc}", file=sys.stderr)
         return 1
-    for note in content.notes:
-        print(f"warning: {note}", file=sys.stderr)
     output = render_pdf(content) if args.format == "pdf" else render_html(content)
     write_atomically(Path(args.out), output)
     print(f"{args.out}: the report of {args.client} for {args.month} ({args.format})")
