@@ -24,9 +24,19 @@ _GIT_HEAD = re.compile(r"^(?:ref: refs/\S+|[0-9a-f]{40})\s*$")
 _ENV_LINE = re.compile(r"^[A-Z][A-Z0-9_]*=", re.MULTILINE)
 
 
+_TITLE = re.compile(r"<title[^>]*>([^<]*)</title>", re.IGNORECASE)
+# What every WordPress readme.html since 2.x carries in some form: its markup varies between
+# versions (title wording, logo, version line), so two of these signs are enough.
+_README_SIGNS = ("wp-admin/images/wordpress-logo", "wp-admin/css/install.css",
+                 "semantic personal publishing platform", "wp-config-sample.php",
+                 "wp-admin/install.php")
+
+
 def _wordpress_readme(text: str) -> bool:
     lowered = text.lower()
-    return "<title>wordpress" in lowered and "readme" in lowered
+    title = _TITLE.search(lowered)
+    titled = bool(title) and "wordpress" in title.group(1) and "readme" in title.group(1)
+    return titled + sum(sign in lowered for sign in _README_SIGNS) >= 2
 
 
 def _dotenv(text: str) -> bool:
