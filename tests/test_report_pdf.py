@@ -15,15 +15,13 @@ from decimal import Decimal
 
 import pytest
 
-from sla_bridge.reports.build import ReportSources, build_report
 from sla_bridge.reports.document import layout, overflowing_boxes, render_html
-from sla_bridge.reports.prometheus import Prometheus
 from tests.support.binaries import require_binary
 from tests.support.bridge import at
 from tests.support.prometheus_history import prometheus_with
 from tests.support.report_month import CLIENT, MONTH, live_the_month, month_history
 from tests.support.smtp import smtp_server
-from tests.test_report_content import dashboard_value
+from tests.test_report_content import content_of, dashboard_value
 
 PAGES_FOLDER = pathlib.Path(__file__).resolve().parent.parent / "build" / "report-pages"
 
@@ -44,9 +42,7 @@ def report(tmp_path_factory):
     with smtp_server() as smtp:
         test = live_the_month(f"sqlite:///{folder / 'bridge.db'}", smtp.port)
     with prometheus_with(month_history(), folder / "prometheus") as url:
-        sources = ReportSources(test.bridge.service, test.bridge.config.inventory,
-                                Prometheus(url))
-        content = build_report(sources, CLIENT, MONTH, test.clock.now)
+        content = content_of(test, url)
         document = layout(content)
         pdf = document.write_pdf()
         yield Produced(test, url, content, document, pdf, pdf_words(pdf))
