@@ -30,6 +30,8 @@ setup(
         "apscheduler>=3.10,<4",
         # the pages' dates, numbers and money in the reader's language
         "babel>=2.14,<3",
+        # the probes' shared answers, bounded in time and size (exporters/probes/fetcher.py)
+        "cachetools>=5.3,<7",
         "flask>=3.0,<4",
         # the pages' catalogue of texts (sla_bridge/web/translations)
         "flask-babel>=4.0,<5",

@@ -59,6 +59,7 @@ class ProbeContext:
     def __init__(self, probes: Probes | None = None, clock: Callable[[], dt.datetime] = utc_now,
                  storage_path: Path | None = None):
         from exporters.catalogue.model import load_catalogue, shipped_catalogue_path
+        from exporters.probes.fetcher import FetchCache
         from exporters.vulndb.match import Index
         from exporters.vulndb.model import load_database
 
@@ -71,6 +72,7 @@ class ProbeContext:
         self.vulndb = (DataFile(self.probes.vulnerability_db,
                                 lambda path: Index(load_database(path)))
                        if self.probes.vulnerability_db else None)
+        self.fetches = FetchCache()  # pages fetched by one probe, read by the site's others
 
     def today(self) -> dt.date:
         return self.clock().date()

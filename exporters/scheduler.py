@@ -1,10 +1,13 @@
 """Running every (probe kind, target) pair on its own APScheduler 3 job.
 
-Each job runs first as soon as it is added, then every ``kind.interval_for(target)`` (the interval of
-the target's tier) plus a random delay of up to a tenth of the interval (at most a minute), so that
-targets added together drift apart. After a failed run the next one is brought forward to
-``kind.retry_for(target)`` from its end (a site that was down when the exporter started is seen
-again within minutes, not hours); the interval then resumes from that retry. A job
+Each job runs first as soon as it is added, then on a grid of its ``kind.interval_for(target)``
+(the interval of the target's tier) anchored where the target was first seen plus a phase of its
+own (up to a tenth of the interval, at most a minute, from a hash of the target's key), so that
+targets added together are spread apart, while the kinds of one target, whose intervals are
+multiples of each other (6 h and 12 h), run together at the points they share and read each
+other's pages (:mod:`exporters.probes.fetcher`). After a failed run the next one is brought
+forward to ``kind.retry_for(target)`` from its end (a site that was down when the exporter started
+is seen again within minutes, not hours); the next run after that is back on the grid. A job
 never overlaps itself (``max_instances=1``); runs missed while the pool was busy collapse into one
 (``coalesce``) and still run however late (``misfire_grace_time=None``). The probes, which wait on
 the network, share a thread pool of one thread per job up to :data:`MAX_PROBE_THREADS`.
@@ -17,11 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
+import zlib
 from typing import Callable, Iterable
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from exporters.probe import ProbeKind, ResultCache, run_probe
 from exporters.targets import Target
@@ -39,7 +45,26 @@ def pool_size(job_count: int) -> int:
 
 
 def jitter_seconds(interval: dt.timedelta) -> float:
+    """The largest phase of a target on a grid of ``interval``."""
     return min(interval.total_seconds() / 10, 60.0)
+
+
+def phase(target_key: str, interval: dt.timedelta) -> dt.timedelta:
+    """The target's own offset on a grid of ``interval``: the same for every interval of 10
+    minutes and more, so that its kinds share their grid points."""
+    fraction = zlib.crc32(target_key.encode()) / 2 ** 32
+    return dt.timedelta(seconds=min(fraction * 60.0, jitter_seconds(interval)))
+
+
+class GridTrigger(IntervalTrigger):
+    """Fire times at ``start_date + n * interval`` (n >= 0): after a run moved off the grid (a
+    retry), the next is the grid's next point, so the kinds of a target stay in step."""
+
+    def get_next_fire_time(self, previous_fire_time, now):
+        if previous_fire_time is None:
+            return super().get_next_fire_time(previous_fire_time, now)
+        elapsed = (previous_fire_time - self.start_date).total_seconds()
+        return self.start_date + self.interval * max(0, math.floor(elapsed / self.interval_length) + 1)
 
 
 class ProbeScheduler:
@@ -54,6 +79,7 @@ class ProbeScheduler:
         self._refresh = refresh
         self._scheduler: BackgroundScheduler | None = None
         self._jobs: dict[str, str] = {}  # job id -> target key
+        self._anchors: dict[str, dt.datetime] = {}  # target key -> when it was first seen
 
     def start(self):
         """Schedule every job (each runs at once) and the periodic refresh of the targets."""
@@ -115,12 +141,16 @@ class ProbeScheduler:
             self._scheduler.remove_job(job_id)
             self.cache.forget(self._jobs.pop(job_id))
             log.info("stopped probing %s", job_id)
+        for key in set(self._anchors) - set(self._jobs.values()):
+            del self._anchors[key]
+        now = utc_now()
         for job_id in sorted(set(wanted) - set(self._jobs)):
             kind, target = wanted[job_id]
             interval = kind.interval_for(target)
-            self._scheduler.add_job(
-                self._run, "interval", args=(job_id, kind, target), id=job_id, name=job_id,
-                seconds=interval.total_seconds(), jitter=jitter_seconds(interval),
-                next_run_time=utc_now())
+            anchor = self._anchors.setdefault(target.key, now)
+            trigger = GridTrigger(seconds=interval.total_seconds(),
+                                  start_date=anchor + phase(target.key, interval) + interval)
+            self._scheduler.add_job(self._run, trigger, args=(job_id, kind, target), id=job_id,
+                                    name=job_id, next_run_time=now)
             self._jobs[job_id] = target.key
         log.info("probing %d (probe, target) pairs", len(self._jobs))

@@ -6,7 +6,8 @@ import pytest
 from exporters.probe import ProbeError
 from exporters.probes.cms import run_cms_probe
 from exporters.probes.detection import CmsDetection
-from exporters.probes.http import USER_AGENT, Fetcher, ProbeTimeout
+from exporters.probes.fetcher import Fetcher
+from exporters.probes.http import USER_AGENT, ProbeTimeout
 from exporters.probes.wordpress import feed_url
 from exporters.targets import Target
 from owl.inventory import parse_inventory

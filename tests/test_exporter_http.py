@@ -9,7 +9,8 @@ import pytest
 from werkzeug.wrappers import Response
 
 from exporters.probe import ProbeError
-from exporters.probes.http import MAX_BODY_BYTES, Fetcher, ProbeTimeout
+from exporters.probes.fetcher import Fetcher
+from exporters.probes.http import MAX_BODY_BYTES, ProbeTimeout
 from exporters.probes.shop_http import ShopSession
 from tests.support.alertmanager import serving as serving_app
 from tests.support.processes import free_port

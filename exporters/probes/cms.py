@@ -19,7 +19,8 @@ from exporters.catalogue.model import Catalogue, CoreStatus
 from exporters.probe import ProbeError, ProbeKind, ProbeResult
 from exporters.probes.detection import CmsDetection, Component, Detector
 from exporters.probes.drupal import detect_drupal
-from exporters.probes.http import Fetched, Fetcher
+from exporters.probes.fetcher import FetchCache, Fetcher
+from exporters.probes.http import Fetched
 from exporters.probes.joomla import detect_joomla
 from exporters.probes.magento import detect_magento
 from exporters.probes.page import Page, parse_page
@@ -60,9 +61,11 @@ def fetch_home(fetcher: Fetcher, target: Target) -> Fetched:
     return home
 
 
-def run_cms_probe(target: Target, timeout: float = TIMEOUT) -> ProbeResult:
-    """Fetch the site's home page and detect its CMS; data is a :class:`CmsDetection` or None."""
-    with Fetcher(timeout) as fetcher:
+def run_cms_probe(target: Target, timeout: float = TIMEOUT,
+                  cache: FetchCache | None = None) -> ProbeResult:
+    """Fetch the site's home page and detect its CMS; data is a :class:`CmsDetection` or None.
+    ``cache``: answers shared with the site's other probes."""
+    with Fetcher(timeout, cache=cache, kind="cms") as fetcher:
         return ProbeResult.ok(detect_cms(parse_page(fetch_home(fetcher, target)), fetcher))
 
 
@@ -85,7 +88,7 @@ def cms_probe(interval: dt.timedelta = INTERVAL, timeout: float = TIMEOUT,
     context = context or ProbeContext()
 
     def run(target: Target) -> ProbeResult:
-        result = run_cms_probe(target, timeout)
+        result = run_cms_probe(target, timeout, context.fetches)
         return ProbeResult.ok(cms_report(result.data, context.catalogue.get(), context.today()))
 
     return ProbeKind("cms", run, interval, timeout)

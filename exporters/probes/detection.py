@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import parse_qs, urlsplit
 
-from exporters.probes.http import Fetcher
+from exporters.probes.fetcher import Fetcher
 from exporters.probes.page import Page
 
 # A version label value: digits and dots (a major alone, "10", when that is all a site shows), an

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from exporters.probe import ProbeError, ProbeKind, ProbeResult
-from exporters.probes.http import Fetcher
+from exporters.probes.fetcher import Fetcher
 from exporters.targets import Target
 from owl.inventory import DEFAULT_PROBE_INTERVALS
 

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from exporters.probes.detection import (UNKNOWN, CmsDetection, Component, fetch_text,
                                         names_after, query_versions, valid)
-from exporters.probes.http import Fetcher
+from exporters.probes.fetcher import Fetcher
 from exporters.probes.page import Page
 
 _GENERATOR = re.compile(r"^Drupal\s+(\d+)\b", re.IGNORECASE)

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from exporters.probes.http import Fetcher
+from exporters.probes.fetcher import Fetcher
 from exporters.probes.page import Page
 
 _PHP_CONFIG = re.compile(r"define\s*\(\s*['\"]DB_(?:NAME|USER|PASSWORD)['\"]")

@@ -5,8 +5,8 @@ a byte a second would never time out. :func:`send` gives each request what is le
 :class:`Deadline` as its timeout and also checks the deadline between reads of the body, so a run
 ends at the latest about one timeout after its deadline (a read started just before it may wait
 that long; the run is reported as failed either way, see :func:`exporters.probe.run_probe`).
-It reads bodies up to a size cap. :class:`Fetcher` GETs pages with it, cutting bodies at
-``max_bytes`` and keeping what was read (the markers probes look for are near the top of a page);
+It reads bodies up to a size cap, keeping what was read (the markers probes look for are near
+the top of a page). :class:`exporters.probes.fetcher.Fetcher` GETs pages with it;
 :class:`exporters.probes.shop_http.ShopSession` sends the shop probe's API calls with it.
 """
 
@@ -113,25 +113,3 @@ def _read(response: requests.Response, deadline: Deadline, request: str,
             return bytes(body[:max_bytes]), True
         deadline.remaining(request)
     return bytes(body), False
-
-
-class Fetcher:
-    """GETs sharing one deadline of ``timeout`` seconds from creation. Use as a context manager."""
-
-    def __init__(self, timeout: float, max_bytes: int = MAX_BODY_BYTES):
-        self.timeout = timeout
-        self.max_bytes = max_bytes
-        self._deadline = Deadline(timeout)
-        self._session = probe_session()
-        self._session.max_redirects = MAX_REDIRECTS
-
-    def __enter__(self) -> Fetcher:
-        return self
-
-    def __exit__(self, *exc_info):
-        self._session.close()
-
-    def get(self, url: str, max_bytes: int | None = None) -> Fetched:
-        """GET ``url`` (its body cut at ``max_bytes``, default the fetcher's); raise
-        :class:`ProbeTimeout` or :class:`ProbeError` when it fails."""
-        return send(self._session, self._deadline, "GET", url, max_bytes or self.max_bytes)

@@ -20,7 +20,7 @@ import xml.etree.ElementTree as ElementTree
 
 from exporters.probes.detection import (UNKNOWN, CmsDetection, Component, fetch_text,
                                         names_after, valid)
-from exporters.probes.http import Fetcher
+from exporters.probes.fetcher import Fetcher
 from exporters.probes.page import Page
 
 _GENERATOR = re.compile(r"^Joomla!?\s*(\d+\.\d+(?:\.\d+)?)?", re.IGNORECASE)

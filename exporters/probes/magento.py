@@ -21,7 +21,7 @@ import re
 
 from exporters.probes.detection import (MAX_COMPONENTS, UNKNOWN, CmsDetection, Component,
                                         fetch_text, valid)
-from exporters.probes.http import Fetcher
+from exporters.probes.fetcher import Fetcher
 from exporters.probes.page import Page
 
 _M2_MARKERS = ("text/x-magento-init", "data-mage-init", "/static/version")

@@ -18,7 +18,7 @@ import re
 
 from exporters.probes.detection import (UNKNOWN, CmsDetection, Component, fetch_text,
                                         names_after, valid)
-from exporters.probes.http import Fetcher
+from exporters.probes.fetcher import Fetcher
 from exporters.probes.page import Page
 
 _PRESTASHOP_JS = re.compile(r"\bvar\s+prestashop\s*=\s*\{")

@@ -2,7 +2,8 @@
 sensitive files it exposes, security headers it lacks.
 
 A run fetches the home page (a failure there fails the run), detects the CMS, its plugins and
-themes as the ``cms`` probe does, matches them against the local vulnerability database
+themes as the ``cms`` probe does (reading the pages that probe has just fetched, see
+:mod:`exporters.probes.fetcher`), matches them against the local vulnerability database
 (``provider.probes.vulnerability_db``; without one, no vulnerability series), then checks the
 sensitive files of :mod:`exporters.probes.exposure` and the headers of
 :mod:`exporters.probes.headers`. Versions that cannot be compared (``unknown``, a major alone)
@@ -19,7 +20,7 @@ from exporters.probes.cms import detect_cms, fetch_home
 from exporters.probes.detection import CmsDetection
 from exporters.probes.exposure import exposed_files
 from exporters.probes.headers import missing_headers
-from exporters.probes.http import Fetcher
+from exporters.probes.fetcher import FetchCache, Fetcher
 from exporters.probes.page import parse_page
 from exporters.targets import Target
 from exporters.vulndb.match import Index, Installed, Match
@@ -50,8 +51,10 @@ def installed(detection: CmsDetection | None) -> list[Installed]:
     return found
 
 
-def scan(target: Target, index: Index | None, timeout: float = TIMEOUT) -> VulnerabilityReport:
-    with Fetcher(timeout) as fetcher:
+def scan(target: Target, index: Index | None, timeout: float = TIMEOUT,
+         cache: FetchCache | None = None) -> VulnerabilityReport:
+    """``cache``: answers shared with the site's other probes (the ``cms`` probe's home page)."""
+    with Fetcher(timeout, cache=cache, kind="vulnerabilities") as fetcher:
         home = fetch_home(fetcher, target)
         page = parse_page(home)
         detection = detect_cms(page, fetcher)
@@ -68,7 +71,7 @@ def vulnerability_probe(interval: dt.timedelta = INTERVAL, timeout: float = TIME
 
     def run(target: Target) -> ProbeResult:
         index = context.vulndb.get() if context.vulndb is not None else None
-        return ProbeResult.ok(scan(target, index, timeout))
+        return ProbeResult.ok(scan(target, index, timeout, context.fetches))
 
     return ProbeKind("vulnerabilities", run, interval, timeout, min_tier=MIN_TIER)
 

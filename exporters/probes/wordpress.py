@@ -31,7 +31,7 @@ from urllib.parse import urljoin, urlsplit
 
 from exporters.probes.detection import (UNKNOWN, CmsDetection, Component, fetch_text,
                                         names_after, query_versions, valid)
-from exporters.probes.http import Fetcher
+from exporters.probes.fetcher import Fetcher
 from exporters.probes.page import Page
 
 _META = re.compile(r"^WordPress\s+(\S+)$", re.IGNORECASE)
