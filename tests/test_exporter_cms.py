@@ -33,6 +33,7 @@ def detect(site_name: str):
     ("wordpress-feed-only", CmsDetection("wordpress", "6.7.2", "feed_generator", "medium")),
     ("wordpress-assets-only", CmsDetection("wordpress", "6.6.2", "asset_ver", "low")),
     ("wordpress-hardened", CmsDetection("wordpress", "unknown", "markup", "medium")),
+    ("wordpress-4.9-readme", CmsDetection("wordpress", "4.9.8", "readme_html", "low")),
     ("drupal-10.4.2", CmsDetection("drupal", "10.4.2", "asset_ver", "medium")),
     ("drupal-7.57", CmsDetection("drupal", "7.57", "changelog", "high")),
     ("drupal-10", CmsDetection("drupal", "10", "meta_generator", "high")),

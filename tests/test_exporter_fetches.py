@@ -42,8 +42,8 @@ def probe_cycle(site, contexts, together: bool = False):
     assert all(run.result.success for run in runs), [run.result.error for run in runs]
 
 
-@pytest.mark.parametrize("site_name", ["drupal-7.57", "wordpress-6.8.1", "wordpress-5.8.1",
-                                       "joomla-4.2.7", "wordpress-hardened"])
+@pytest.mark.parametrize("site_name", ["drupal-7.57", "wordpress-6.8.1", "wordpress-4.9-readme",
+                                       "wordpress-5.8.1", "joomla-4.2.7", "wordpress-hardened"])
 @pytest.mark.parametrize("together", [False, True], ids=["in-turn", "at-once"])
 def test_the_probes_of_a_site_fetch_each_page_once_a_cycle(vulndb_path, site_name, together):
     context = context_for(vulndb_path)

@@ -17,26 +17,12 @@ from typing import Callable
 
 from exporters.probes.fetcher import Fetcher
 from exporters.probes.page import Page
+from exporters.probes.wordpress import is_readme
 
 _PHP_CONFIG = re.compile(r"define\s*\(\s*['\"]DB_(?:NAME|USER|PASSWORD)['\"]")
 _DRUPAL_CHANGELOG = re.compile(r"^\s*Drupal \d+\.\d+", re.MULTILINE)
 _GIT_HEAD = re.compile(r"^(?:ref: refs/\S+|[0-9a-f]{40})\s*$")
 _ENV_LINE = re.compile(r"^[A-Z][A-Z0-9_]*=", re.MULTILINE)
-
-
-_TITLE = re.compile(r"<title[^>]*>([^<]*)</title>", re.IGNORECASE)
-# What every WordPress readme.html since 2.x carries in some form: its markup varies between
-# versions (title wording, logo, version line), so two of these signs are enough.
-_README_SIGNS = ("wp-admin/images/wordpress-logo", "wp-admin/css/install.css",
-                 "semantic personal publishing platform", "wp-config-sample.php",
-                 "wp-admin/install.php")
-
-
-def _wordpress_readme(text: str) -> bool:
-    lowered = text.lower()
-    title = _TITLE.search(lowered)
-    titled = bool(title) and "wordpress" in title.group(1) and "readme" in title.group(1)
-    return titled + sum(sign in lowered for sign in _README_SIGNS) >= 2
 
 
 def _dotenv(text: str) -> bool:
@@ -58,7 +44,7 @@ class SensitiveFile:
 SENSITIVE_FILES = (
     SensitiveFile(".git/HEAD", lambda text: bool(_GIT_HEAD.match(text)), None),
     SensitiveFile(".env", _dotenv, None),
-    SensitiveFile("readme.html", _wordpress_readme, "wordpress"),
+    SensitiveFile("readme.html", is_readme, "wordpress"),
     SensitiveFile("wp-config.php.bak", lambda text: bool(_PHP_CONFIG.search(text)), "wordpress"),
     SensitiveFile("wp-config.php~", lambda text: bool(_PHP_CONFIG.search(text)), "wordpress"),
     SensitiveFile(".wp-config.php.swp", lambda text: bool(_PHP_CONFIG.search(text)), "wordpress"),

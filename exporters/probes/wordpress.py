@@ -13,6 +13,9 @@ comes from the most reliable method present:
   home page. Bundled libraries (jQuery, ``js/dist/vendor``) carry their own version and are
   skipped; block scripts carry content hashes, which are not versions. The most frequent version
   wins. Caching plugins rewrite or strip these, hence the low confidence.
+- ``readme_html`` (``low``): the ``Version 4.9.8`` line of the ``readme.html`` that WordPress
+  installs (and rewrites on each update) at its root, when it is served; releases since 5.x no
+  longer write the line. The file is recognised by two of its stable signs (:func:`is_readme`).
 - otherwise the version is ``unknown`` (method ``markup``).
 
 Plugins (``/wp-content/plugins/<slug>/``) and themes (``/wp-content/themes/<slug>/``) linked from
@@ -39,6 +42,13 @@ _FEED = re.compile(r"^https?://wordpress\.org/\?v=(\S+)$")
 _BUNDLED = ("/wp-includes/js/jquery/", "/wp-includes/js/dist/vendor/")
 _MARKERS = ("/wp-content/", "/wp-includes/", "/wp-json/")
 _STABLE_TAG = re.compile(r"^\s*Stable tag:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+_README_VERSION = re.compile(r"<br\s*/?>\s*Version\s+(\d+(?:\.\d+){1,3})", re.IGNORECASE)
+_TITLE = re.compile(r"<title[^>]*>([^<]*)</title>", re.IGNORECASE)
+# What every WordPress readme.html since 2.x carries in some form: its markup varies between
+# versions (title wording, logo, version line), so two of these signs are enough.
+_README_SIGNS = ("wp-admin/images/wordpress-logo", "wp-admin/css/install.css",
+                 "semantic personal publishing platform", "wp-config-sample.php",
+                 "wp-admin/install.php")
 _STYLE_VERSION = re.compile(r"^\s*\**\s*Version:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
 # generator tags written by plugins: name in the tag -> plugin slug
 PLUGIN_GENERATORS = {"woocommerce": "woocommerce", "elementor": "elementor",
@@ -57,6 +67,8 @@ def detect_wordpress(page: Page, fetcher: Fetcher) -> CmsDetection | None:
         found = ("wordpress", version, "feed_generator", "medium")
     elif version := _asset_version(page):
         found = ("wordpress", version, "asset_ver", "low")
+    elif version := _readme_version(page, fetcher):
+        found = ("wordpress", version, "readme_html", "low")
     else:
         found = ("wordpress", UNKNOWN, "markup", "medium")
     return CmsDetection(*found, components=tuple(components(page, fetcher, found[1])))
@@ -102,6 +114,20 @@ def _asset_version(page: Page) -> str | None:
             continue
         found.update(query_versions(url, "ver"))
     return found.most_common(1)[0][0] if found else None
+
+
+def is_readme(text: str) -> bool:
+    """Whether ``text`` is WordPress's ``readme.html``, in any version's markup or language."""
+    lowered = text.lower()
+    title = _TITLE.search(lowered)
+    titled = bool(title) and "wordpress" in title.group(1) and "readme" in title.group(1)
+    return titled + sum(sign in lowered for sign in _README_SIGNS) >= 2
+
+
+def _readme_version(page: Page, fetcher: Fetcher) -> str | None:
+    text = fetch_text(fetcher, page.under("readme.html"), limit=8192)
+    match = _README_VERSION.search(text) if text and is_readme(text) else None
+    return valid(match.group(1)) if match else None
 
 
 def components(page: Page, fetcher: Fetcher, core_version: str) -> list[Component]:
