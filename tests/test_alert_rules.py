@@ -146,6 +146,7 @@ MINIMUM_TIERS = {
         "TlsCertificateExpired", "SiteDefaced", "ServerUnreachable", "TargetDown", "DiskNearlyFull",
         "DiskInodesNearlyFull", "ServerCpuSaturated", "ServerMemoryLow",
         "OsUpdateCollectorMissing", "OsUpdatesPending", "ServerRebootPending", "CmsNotRecognised",
+        "CmsNotAsDeclared",
         "CmsCoreUnsupported", "CmsCoreUpdatePending", "CmsComponentUpdatesPending",
         "DomainExpiringSoon", "DomainExpiring")},
     **{name: 2 for name in (

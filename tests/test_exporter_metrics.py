@@ -60,6 +60,29 @@ def test_a_site_answering_without_a_known_cms_is_success_with_detected_0():
     assert registry.get_sample_value("owl_cms_detected", SITE) == 0
 
 
+def declared_target(url: str, cms: str) -> Target:
+    entry = client("acme", {"www": url})
+    entry["sites"][0]["cms"] = cms
+    inventory = parse_inventory(inventory_text(entry))
+    return Target(inventory.clients[0], site=inventory.clients[0].sites[0])
+
+
+@pytest.mark.parametrize("site_name, declared, matches", [
+    ("wordpress-6.8.1", "wordpress", 1),
+    ("drupal-7.57", "wordpress", 0),  # a migration nobody told us about, or a wrong inventory
+    ("not-wordpress", "wordpress", 0),  # nothing recognised
+    ("wordpress-6.8.1", "other", None),  # the inventory names no CMS to compare with
+])
+def test_the_cms_found_is_compared_with_the_one_the_inventory_declares(site_name, declared,
+                                                                        matches):
+    cache = ResultCache()
+    registry = build_registry(cache)
+    with serving(site_name) as site:
+        run_probe(cms_probe(timeout=5), declared_target(site.url, declared), cache)
+    assert registry.get_sample_value("owl_cms_matches_inventory",
+                                     {**SITE, "declared": declared}) == matches
+
+
 @pytest.mark.parametrize("breakage", [{"status": 500}, {"delay": 1.0}])
 def test_after_a_failed_run_no_stale_success_and_no_stale_version(breakage):
     cache = ResultCache()

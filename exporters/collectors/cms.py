@@ -12,6 +12,9 @@ class CmsCollector(CacheCollector):
 
     - ``owl_cms_detected{client, site}``: 1 if a CMS was recognised, 0 if the site answered but no
       detector recognised it.
+    - ``owl_cms_matches_inventory{client, site, declared}``: 1 if the CMS found is the one the
+      inventory's ``cms`` names, 0 if another or none was found; absent for sites declared
+      ``other`` (the inventory names no CMS to compare with).
     - ``owl_cms_info{client, site, cms, version, method, confidence} 1``: the CMS and version found
       (``unknown`` when the site hides it; a major alone, ``10``, when that is all it shows), how
       (``meta_generator``, ``feed_generator``, ``asset_ver``, ``changelog``, ``manifest``,
@@ -34,6 +37,9 @@ class CmsCollector(CacheCollector):
     def families() -> tuple[Gauge, ...]:
         return (
             Gauge("owl_cms_detected", "Whether the latest CMS probe recognised a CMS.", SITE),
+            Gauge("owl_cms_matches_inventory",
+                  "Whether the CMS found is the one the inventory declares for the site.",
+                  (*SITE, "declared")),
             Gauge("owl_cms_info", "CMS and version found by the latest CMS probe.",
                   (*SITE, "cms", "version", "method", "confidence")),
             Gauge("owl_cms_core_update_available",
@@ -49,7 +55,7 @@ class CmsCollector(CacheCollector):
         )
 
     def collect(self) -> Iterable[Gauge]:
-        detected, info, update, supported, component, component_update = families = \
+        detected, matches, info, update, supported, component, component_update = families = \
             self.families()
         for run in self.cache.runs("cms"):
             if not run.result.success:
@@ -58,6 +64,10 @@ class CmsCollector(CacheCollector):
             report = run.result.data
             found = report.detection
             detected.add(labels, 0 if found is None else 1)
+            declared = run.target.site.cms
+            if declared != "other":
+                matches.add({**labels, "declared": declared},
+                            int(found is not None and found.cms == declared))
             if found is None:
                 continue
             info.add({**labels, "cms": found.cms, "version": found.version,
