@@ -203,6 +203,41 @@ def test_a_missing_payment_method_fails_its_step_and_the_cart_is_still_emptied(
     prober.assert_no_order_and_every_cart_empty()
 
 
+NO_METHOD = "payment_methods: the cart needs payment and no payment method is offered"
+
+
+@pytest.mark.parametrize("platform, expected", [
+    ("woocommerce", []),
+    ("woocommerce", ["bacs"]),
+    ("magento", []),
+    ("magento", ["checkmo"]),
+])
+def test_a_cart_that_needs_payment_and_offers_no_payment_method_fails_the_checkout(platform,
+                                                                                  expected):
+    with serving(PLATFORMS[platform][0](payment_methods=())) as shop:
+        prober = Prober(shop, platform, payment_methods=expected)
+        run = prober.run()
+    assert not run.result.success
+    assert run.result.error == NO_METHOD
+    assert prober.step("payment_methods") == 0
+    assert prober.value("owl_shop_checkout_success", platform=platform) == 0
+    for method in expected:
+        assert prober.value("owl_shop_payment_method_available", method=method) == 0
+    assert prober.step("remove_item") == 1 and prober.step("cart_empty") == 1
+    assert prober.value("owl_shop_cart_left_nonempty") == 0
+    prober.assert_no_order_and_every_cart_empty()
+
+
+def test_a_free_cart_that_offers_no_payment_method_passes_the_checkout():
+    with serving(FakeWooCommerce(payment_methods=())) as shop:
+        prober = Prober(shop, "woocommerce", product="44", payment_methods=[])
+        run = prober.run()
+    assert run.result.success, run.result.error
+    assert prober.step("payment_methods") == 1
+    assert prober.value("owl_shop_checkout_success", platform="woocommerce") == 1
+    prober.assert_no_order_and_every_cart_empty()
+
+
 def provider(status: int):
     def app(environ, start_response):
         headers = {"Location": "https://pay.example/"} if 300 <= status < 400 else {}

@@ -3,7 +3,8 @@
 A run takes the path of a customer up to the payment choice, with the platform's cart flow
 (:mod:`exporters.probes.shop_woocommerce`, :mod:`~exporters.probes.shop_magento`,
 :mod:`~exporters.probes.shop_prestashop`): ``cart_create``, ``add_item`` (one of
-``checkout.product``), ``payment_methods`` (each of ``checkout.payment_methods`` must be offered),
+``checkout.product``), ``payment_methods`` (a cart that needs payment must offer at least one
+method, and each of ``checkout.payment_methods`` must be offered),
 ``remove_item``, ``cart_empty`` (the cart is read back: it must hold nothing). Each step is timed.
 After a failed ``cart_create`` nothing else can run; after a failed ``add_item``, only
 ``cart_empty`` (an add that failed may still have added). Then ``payment_provider_url``, if
@@ -194,8 +195,11 @@ class ShopProbe:
 
 
 def _check_methods(flow: CartFlow, expected: list[str], offered: dict[str, bool]):
-    available = set(flow.payment_methods())
+    options = flow.payment_methods()
+    available = set(options.methods)
     offered.update({method: method in available for method in expected})
+    if options.needs_payment and not available:
+        raise ProbeError("the cart needs payment and no payment method is offered")
     missing = [method for method in expected if method not in available]
     if missing:
         raise ProbeError("payment methods not offered: " + ", ".join(missing))

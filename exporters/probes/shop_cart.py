@@ -9,12 +9,19 @@ raises :class:`exporters.probe.ProbeError` when the shop does not do what a cust
 from __future__ import annotations
 
 import re
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from exporters.probe import ProbeError
 from exporters.probes.shop_http import Answer, ShopSession
 
 STEPS = ("cart_create", "add_item", "payment_methods", "remove_item", "cart_empty")
+
+
+class PaymentOptions(NamedTuple):
+    """The ids of the payment methods offered for a cart, and whether paying it needs one."""
+
+    methods: list[str]
+    needs_payment: bool
 
 
 class CartFlow(Protocol):
@@ -29,8 +36,8 @@ class CartFlow(Protocol):
     def add(self) -> None:
         """Add one of the checkout's test product."""
 
-    def payment_methods(self) -> list[str]:
-        """The ids of the payment methods offered for this cart."""
+    def payment_methods(self) -> PaymentOptions:
+        """The payment methods offered for this cart."""
 
     def remove(self) -> None:
         """Remove the line that :meth:`add` created."""

@@ -7,7 +7,8 @@ store view answers on ``/rest/V1/``.
 - ``add_item``: ``POST guest-carts/ID/items {"cartItem": {"sku": PRODUCT, "qty": 1,
   "quote_id": ID}}`` (``checkout.product`` is the product's SKU), answered with the item's
   ``item_id``;
-- ``payment_methods``: ``GET guest-carts/ID/payment-methods``, the ``code`` of each method;
+- ``payment_methods``: ``GET guest-carts/ID/payment-methods``, the ``code`` of each method; a
+  cart always needs one (Magento places no order without, and offers ``free`` for a zero total);
 - ``remove_item``: ``DELETE guest-carts/ID/items/ITEM_ID``;
 - ``cart_empty``: ``GET guest-carts/ID/items`` must be an empty list;
 - cleanup: ``GET guest-carts/ID/items``, then ``DELETE`` each.
@@ -23,7 +24,7 @@ import re
 from urllib.parse import quote, urljoin
 
 from exporters.probe import ProbeError
-from exporters.probes.shop_cart import STEPS, expect_ok, field
+from exporters.probes.shop_cart import STEPS, PaymentOptions, expect_ok, field
 from exporters.probes.shop_http import ShopSession
 from owl.inventory import Checkout
 
@@ -64,12 +65,13 @@ class MagentoCart:
                                                       "quote_id": self.cart_id}})
         self.item_id = field(item, "item_id", int, f"POST {self.api}{path}")
 
-    def payment_methods(self) -> list[str]:
+    def payment_methods(self) -> PaymentOptions:
         path = f"{self._cart_path}/payment-methods"
         methods = self._call("GET", path)
         if not isinstance(methods, list):
             raise ProbeError(f"GET {self.api}{path}: the answer is not a list of methods")
-        return [field(method, "code", str, f"GET {self.api}{path}") for method in methods]
+        return PaymentOptions([field(method, "code", str, f"GET {self.api}{path}")
+                               for method in methods], needs_payment=True)
 
     def remove(self) -> None:
         self._call("DELETE", f"{self._cart_path}/items/{self.item_id}")

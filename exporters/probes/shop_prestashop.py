@@ -27,7 +27,7 @@ import re
 from urllib.parse import urljoin
 
 from exporters.probe import ProbeError
-from exporters.probes.shop_cart import expect_ok, field
+from exporters.probes.shop_cart import PaymentOptions, expect_ok, field
 from exporters.probes.shop_http import ShopSession
 from owl.inventory import Checkout
 
@@ -94,7 +94,7 @@ class PrestaShopCart:
         raise ProbeError(f"POST {self._cart_url}: the cart does not hold product "
                          f"{self.product} afterwards")
 
-    def payment_methods(self) -> list[str]:
+    def payment_methods(self) -> PaymentOptions:
         raise ProbeError("PrestaShop's payment options are not probed")
 
     def remove(self) -> None:

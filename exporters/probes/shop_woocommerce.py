@@ -9,7 +9,8 @@ session's cookies are kept too).
 - ``add_item``: ``POST cart/add-item {"id": PRODUCT, "quantity": 1}``; the cart must then hold
   the product (``checkout.product`` is the numeric product or variation id);
 - ``payment_methods``: ``GET cart``, whose ``payment_methods`` lists the ids of the gateways
-  offered for this cart (``GET checkout`` is never used: it creates a draft order);
+  offered for this cart and ``needs_payment`` says whether it needs one (false for a free cart)
+  (``GET checkout`` is never used: it creates a draft order);
 - ``remove_item``: ``POST cart/remove-item {"key": ITEM_KEY}``;
 - ``cart_empty``: ``GET cart``, ``items_count`` must be 0;
 - cleanup: ``DELETE cart/items`` (every item).
@@ -24,7 +25,7 @@ import re
 from urllib.parse import urljoin
 
 from exporters.probe import ProbeError
-from exporters.probes.shop_cart import STEPS, expect_ok, field
+from exporters.probes.shop_cart import STEPS, PaymentOptions, expect_ok, field
 from exporters.probes.shop_http import ShopSession
 from owl.inventory import Checkout
 
@@ -77,9 +78,11 @@ class WooCommerceCart:
                 return
         raise ProbeError(f"{where}: the cart does not hold product {self.product} afterwards")
 
-    def payment_methods(self) -> list[str]:
-        methods = field(self._cart(), "payment_methods", list, f"GET {self.api}cart")
-        return [method for method in methods if isinstance(method, str)]
+    def payment_methods(self) -> PaymentOptions:
+        cart, where = self._cart(), f"GET {self.api}cart"
+        methods = field(cart, "payment_methods", list, where)
+        return PaymentOptions([method for method in methods if isinstance(method, str)],
+                              field(cart, "needs_payment", bool, where))
 
     def remove(self) -> None:
         self._cart("POST", "cart/remove-item", {"key": self.item_key})
