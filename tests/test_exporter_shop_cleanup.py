@@ -121,3 +121,20 @@ def test_a_cart_the_cleanup_cannot_empty_is_reported_then_emptied_by_the_next_ru
         assert prober.value("owl_shop_cart_left_nonempty") == 0
         assert shop.nonempty_carts() == 0
     assert_no_order(shop)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_carts_left_by_two_runs_in_a_row_are_both_emptied_by_the_next_run_it_can(platform):
+    with serving(PLATFORMS[platform][0]()) as shop:
+        shop.fail_step("remove_item")
+        shop.fail(shop.STEP_ENDPOINTS["cleanup"])  # the same endpoint but on WooCommerce
+        prober = Prober(shop, platform)
+        for _ in range(2):
+            assert prober.run().result.error.endswith(LEFT)
+        assert shop.nonempty_carts() == 2
+        shop.repair()
+        run = prober.run()
+        assert run.result.success, run.result.error
+        assert prober.value("owl_shop_cart_left_nonempty") == 0
+        assert shop.nonempty_carts() == 0
+    assert_no_order(shop)

@@ -13,8 +13,9 @@ given, must answer 2xx or 3xx.
 It never places an order (the flows never call an order endpoint, and the HTTP session refuses
 them), and it always leaves the cart empty: whenever ``cart_empty`` did not pass, whatever
 failed (an error, a timeout, a bug), the cleanup empties the cart with its own time budget and
-reads it back. A cart it could not empty is reported (``cart_left_nonempty``) and kept: the next
-runs try to empty it again first, until they manage.
+reads it back. A cart it could not empty is reported (``cart_left_nonempty``) and kept, with
+the carts of earlier runs still left: the next runs try to empty them again first, oldest first,
+until they manage.
 
 A run succeeds when every step of the platform passed and no cart is left with items.
 """
@@ -124,14 +125,14 @@ class ShopProbe:
         self.provider_timeout = provider_timeout
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._left: dict[str, CartFlow] = {}
+        self._left: dict[str, list[CartFlow]] = {}  # target key -> the carts to empty, oldest first
 
     def __call__(self, target: Target) -> ProbeResult:
         site, checkout = target.site, target.site.checkout
         flow_class = FLOWS[site.shop]
         session = ShopSession(self.steps_timeout, flow_class.forbidden)
         flow = flow_class(session, site.url, checkout)  # ProbeError on a checkout it cannot run
-        left_before = self._empty_left_cart(target.key)
+        left_before = self._empty_left_carts(target.key)
         steps = _Steps(self._monotonic)
         offered: dict[str, bool] = {}
         try:
@@ -139,11 +140,9 @@ class ShopProbe:
         finally:
             left_now = not steps.passed("cart_empty") and steps.passed("cart_create") \
                 and not self._cleanup(flow)
+            session.close()
             if left_now:
-                with self._lock:
-                    self._left[target.key] = flow
-            else:
-                session.close()
+                self._keep(target.key, [flow])
         provider = None
         if checkout.payment_provider_url:
             provider = provider_up(checkout.payment_provider_url, self.provider_timeout)
@@ -179,19 +178,27 @@ class ShopProbe:
             log.warning("shop %s: could not read the test cart back: %s", flow.platform, exc)
             return False
 
-    def _empty_left_cart(self, key: str) -> bool:
-        """Try again to empty the cart an earlier run left; True if it still holds items."""
+    def _empty_left_carts(self, key: str) -> bool:
+        """Try again to empty the carts earlier runs left; True if one still holds items.
+
+        It stops at the first it cannot empty (the shop still refuses): one cleanup's time at
+        most is spent on a cart that stays.
+        """
         with self._lock:
-            flow = self._left.get(key)
-        if flow is None:
-            return False
-        if not self._cleanup(flow):
-            return True
-        flow.session.close()
-        with self._lock:
-            self._left.pop(key, None)
-        log.info("shop %s: the test cart left by an earlier run is empty now", key)
+            flows = self._left.pop(key, [])
+        for index, flow in enumerate(flows):
+            emptied = self._cleanup(flow)
+            flow.session.close()
+            if not emptied:
+                self._keep(key, flows[index:])
+                return True
+            log.info("shop %s: a test cart left by an earlier run is empty now", key)
         return False
+
+    def _keep(self, key: str, flows: list[CartFlow]):
+        """Keep the carts of ``flows`` to empty at the next run, after those already kept."""
+        with self._lock:
+            self._left[key] = self._left.get(key, []) + flows
 
 
 def _check_methods(flow: CartFlow, expected: list[str], offered: dict[str, bool]):

@@ -65,6 +65,8 @@ class ShopSession:
         self._deadline.renew(timeout)
 
     def close(self):
+        """Close the connections; the session can still call (on new ones), with its cookies:
+        a cart left by a run is emptied with it later."""
         self._session.close()
 
     def call(self, method: str, url: str, *, json_body: Any = None,
