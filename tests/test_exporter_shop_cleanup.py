@@ -138,3 +138,18 @@ def test_carts_left_by_two_runs_in_a_row_are_both_emptied_by_the_next_run_it_can
         assert prober.value("owl_shop_cart_left_nonempty") == 0
         assert shop.nonempty_carts() == 0
     assert_no_order(shop)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_an_add_that_lands_after_its_timeout_and_the_cleanup_is_emptied_by_the_next_run(platform):
+    with serving(PLATFORMS[platform][0]()) as shop:
+        shop.slow_step("add_item", 2.0, times=1)  # the shop adds once the cleanup is over
+        prober = Prober(shop, platform, probe=ShopProbe(**SHORT))
+        assert prober.run().result.error.startswith("add_item: ")
+        shop.wait_idle()
+        assert shop.nonempty_carts() == 1
+        run = prober.run()
+        assert run.result.success, run.result.error
+        assert prober.value("owl_shop_cart_left_nonempty") == 0
+        assert shop.nonempty_carts() == 0
+    assert_no_order(shop)

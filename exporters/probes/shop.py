@@ -15,7 +15,8 @@ them), and it always leaves the cart empty: whenever ``cart_empty`` did not pass
 failed (an error, a timeout, a bug), the cleanup empties the cart with its own time budget and
 reads it back. A cart it could not empty is reported (``cart_left_nonempty``) and kept, with
 the carts of earlier runs still left: the next runs try to empty them again first, oldest first,
-until they manage.
+until they manage. The cart of a failed ``add_item`` is kept too, even emptied (and not
+reported): a request the run gave up on may still be served, and add the item after the cleanup.
 
 A run succeeds when every step of the platform passed and no cart is left with items.
 """
@@ -108,6 +109,9 @@ class _Steps:
     def passed(self, name: str) -> bool:
         return any(step.name == name and step.success for step in self.results)
 
+    def failed(self, name: str) -> bool:
+        return any(step.name == name and not step.success for step in self.results)
+
 
 def has_checkout(target: Target) -> bool:
     return target.site.checkout is not None
@@ -141,7 +145,7 @@ class ShopProbe:
             left_now = not steps.passed("cart_empty") and steps.passed("cart_create") \
                 and not self._cleanup(flow)
             session.close()
-            if left_now:
+            if left_now or steps.failed("add_item"):
                 self._keep(target.key, [flow])
         provider = None
         if checkout.payment_provider_url:
@@ -179,7 +183,7 @@ class ShopProbe:
             return False
 
     def _empty_left_carts(self, key: str) -> bool:
-        """Try again to empty the carts earlier runs left; True if one still holds items.
+        """Try again to empty the carts earlier runs kept; True if one still holds items.
 
         It stops at the first it cannot empty (the shop still refuses): one cleanup's time at
         most is spent on a cart that stays.
@@ -192,7 +196,7 @@ class ShopProbe:
             if not emptied:
                 self._keep(key, flows[index:])
                 return True
-            log.info("shop %s: a test cart left by an earlier run is empty now", key)
+            log.info("shop %s: a test cart of an earlier run reads back empty", key)
         return False
 
     def _keep(self, key: str, flows: list[CartFlow]):
