@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
 from exporters.context import ProbeContext
 from exporters.kinds import collectors, probe_kinds
 from exporters.probe import ProbeKind, ResultCache
+from exporters.data_refresh import DataRefresh
 from exporters.scheduler import ProbeScheduler
 from exporters.sharding import Shard
 from exporters.targets import Target, monitored_targets
@@ -50,6 +51,8 @@ class Exporter:
 
     ``kinds`` defaults to every kind of :mod:`exporters.kinds`, scheduled as the inventory says.
     ``storage_path``: the folder where probes keep results across restarts (None: memory only).
+    Its data files are refreshed from upstream every ``provider.probes.data_refresh``
+    (:mod:`exporters.data_refresh`).
     """
 
     def __init__(self, inventory: Inventory, kinds: Iterable[ProbeKind] | None = None,
@@ -61,7 +64,11 @@ class Exporter:
         self.context = ProbeContext(inventory.provider.probes, clock, storage_path)
         self.cache = ResultCache()
         kinds = probe_kinds(self.context) if kinds is None else kinds
-        self.scheduler = ProbeScheduler(kinds, self.cache, self.targets)
+        refresh = inventory.provider.probes.data_refresh
+        self.scheduler = ProbeScheduler(
+            kinds, self.cache, self.targets,
+            tasks=[("refresh-data-files", DataRefresh(self.context).run, refresh)] if refresh
+            else [])
         self.registry = build_registry(self.cache, self.context)
         self.app = make_app(self.registry)
 

@@ -73,6 +73,7 @@ class ProbeContext:
                                 lambda path: Index(load_database(path)))
                        if self.probes.vulnerability_db else None)
         self.fetches = FetchCache()  # pages fetched by one probe, read by the site's others
+        self.refreshes: dict = {}  # data file -> its latest exporters.data_refresh.RefreshOutcome
 
     def today(self) -> dt.date:
         return self.clock().date()

@@ -72,11 +72,13 @@ class ProbeScheduler:
 
     def __init__(self, kinds: Iterable[ProbeKind], cache: ResultCache,
                  targets: Callable[[], list[Target]],
-                 refresh: dt.timedelta = dt.timedelta(minutes=10)):
+                 refresh: dt.timedelta = dt.timedelta(minutes=10),
+                 tasks: Iterable[tuple[str, Callable[[], None], dt.timedelta]] = ()):
         self.kinds = tuple(kinds)
         self.cache = cache
         self._targets = targets
         self._refresh = refresh
+        self._tasks = tuple(tasks)  # (job id, function, interval): first run one interval in
         self._scheduler: BackgroundScheduler | None = None
         self._jobs: dict[str, str] = {}  # job id -> target key
         self._anchors: dict[str, dt.datetime] = {}  # target key -> when it was first seen
@@ -93,6 +95,9 @@ class ProbeScheduler:
         self._apply(wanted)
         self._scheduler.add_job(self.refresh, "interval", id=REFRESH_JOB, executor="housekeeping",
                                 seconds=self._refresh.total_seconds())
+        for job_id, function, interval in self._tasks:
+            self._scheduler.add_job(function, "interval", id=job_id, executor="housekeeping",
+                                    seconds=interval.total_seconds())
 
     def refresh(self):
         """Bring the jobs in line with the current targets."""

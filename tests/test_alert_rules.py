@@ -139,7 +139,7 @@ def test_every_client_alert_is_for_monitored_contracts_only():
 
 
 # The tier a contract needs for each alert (docs/sla-rules.md, section 1): main resources for
-# every tier, vulnerability scans from tier 2, backups and e-commerce from tier 3.
+# every tier, monthly CMS updates from tier 1, vulnerability scans from tier 2, backups and e-commerce from tier 3.
 MINIMUM_TIERS = {
     **{name: 0 for name in (
         "SiteDown", "SiteSlow", "TlsCertificateExpiringSoon", "TlsCertificateExpiring",
@@ -149,8 +149,9 @@ MINIMUM_TIERS = {
         "CmsNotAsDeclared",
         "CmsCoreUnsupported", "CmsCoreUpdatePending", "CmsComponentUpdatesPending",
         "DomainExpiringSoon", "DomainExpiring")},
+    **{name: 1 for name in ("UpdateChecksBlind",)},
     **{name: 2 for name in (
-        "CmsVulnerable", "CmsKnownExploitedVulnerability", "SiteExposedSensitiveFile",
+        "VulnerabilityScanBlind", "CmsVulnerable", "CmsKnownExploitedVulnerability", "SiteExposedSensitiveFile",
         "SiteSecurityHeadersMissing", "SiteLegacyTlsAccepted")},
     **{name: 3 for name in (
         "ShopCheckoutBroken", "ShopPaymentMethodUnavailable", "ShopPaymentProviderDown",

@@ -30,6 +30,7 @@ import requests
 
 from exporters import versions
 from exporters.catalogue.model import Branch, Catalogue, Core
+from exporters.upstream import RefreshError, http_get  # noqa: F401 (used by the command)
 
 UPSTREAMS = {
     "wordpress": "https://api.wordpress.org",
@@ -38,34 +39,9 @@ UPSTREAMS = {
     "github": "https://api.github.com",
 }
 GITHUB_REPOSITORIES = {"prestashop": "PrestaShop/PrestaShop", "magento": "magento/magento2"}
-TIMEOUT = 20.0
-
-
-class RefreshError(Exception):
-    """An upstream could not be reached or gave an answer that cannot be read."""
 
 
 Get = Callable[[str], requests.Response]
-
-
-def http_get(url: str) -> requests.Response:
-    try:
-        response = requests.get(url, timeout=TIMEOUT,
-                                headers={"User-Agent": "owl-monitoring catalogue refresh"})
-    except requests.RequestException as exc:
-        raise RefreshError(f"cannot reach {url}: {_reason(exc)} (is there a network?)") from None
-    if response.status_code != 200:
-        raise RefreshError(f"{url} answered HTTP {response.status_code}")
-    return response
-
-
-def _reason(exc: requests.RequestException) -> str:
-    text = str(exc)
-    for marker in ("Failed to resolve", "Connection refused", "Network is unreachable",
-                   "timed out", "Name or service not known"):
-        if marker in text:
-            return marker.lower()
-    return type(exc).__name__
 
 
 def _json(get: Get, url: str):

@@ -1,4 +1,5 @@
-"""``owl vulndb import``: add a public feed to the local vulnerability database."""
+"""``owl vulndb import``: add a public feed to the local vulnerability database;
+``owl vulndb refresh``: fetch the public feeds and merge them all (when there is a network)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,49 @@ def register(subparsers):
     importer.add_argument("--db", required=True, metavar="DB",
                           help="the database file (provider.probes.vulnerability_db)")
     importer.set_defaults(handler=run_import)
+    refresher = commands.add_parser(
+        "refresh", help="fetch the public feeds and merge them into the database (needs the "
+        "network)",
+        description="Download Wordfence Intelligence's feed, the FriendsOfPHP advisories and "
+        "CISA's KEV catalog, and merge them into DB as `import` does. Nothing is written if a "
+        "feed cannot be reached or read. The owl exporter does the same every "
+        "provider.probes.data_refresh.")
+    refresher.add_argument("--db", required=True, metavar="DB",
+                           help="the database file (provider.probes.vulnerability_db)")
+    refresher.add_argument("--feed", action="append", default=[], metavar="NAME=URL",
+                           help="replace the address of a feed (wordfence, friendsofphp, "
+                           "cisa-kev), for a mirror; may be repeated")
+    refresher.add_argument("--wordfence-key-file", metavar="FILE",
+                           help="the Wordfence Intelligence API key (default: "
+                           "$OWL_WORDFENCE_API_KEY)")
+    refresher.set_defaults(handler=run_refresh)
+
+
+def run_refresh(args) -> int:
+    from exporters.data_refresh import wordfence_key
+    from exporters.upstream import RefreshError
+    from exporters.vulndb.model import VulnDbError, dump_database, load_database
+    from exporters.vulndb.refresh import FEEDS, refresh_database
+
+    feeds = dict(FEEDS)
+    for item in args.feed:
+        name, _, url = item.partition("=")
+        if name not in FEEDS or not url.startswith(("http://", "https://")):
+            print(f"--feed {item!r}: expected NAME=URL with NAME one of {', '.join(FEEDS)}",
+                  file=sys.stderr)
+            return 2
+        feeds[name] = url
+    db_path = Path(args.db)
+    try:
+        current = load_database(db_path) if db_path.exists() else None
+        new, lines = refresh_database(current, utc_now().replace(microsecond=0), feeds,
+                                      wordfence_key(args.wordfence_key_file))
+    except (VulnDbError, RefreshError, OSError) as exc:
+        print(f"owl vulndb refresh: {exc}; nothing written", file=sys.stderr)
+        return 1
+    write_atomically(db_path, dump_database(new))
+    print(f"{db_path}: {'; '.join(lines)}; {len(new.vulnerabilities)} in the database")
+    return 0
 
 
 def run_import(args) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -106,6 +106,13 @@ class Probes(StrictModel):
     domain: ProbeSchedule = _default_schedule("domain")
     cms_catalogue: str | None = None  # file of latest/supported versions; default: shipped
     vulnerability_db: str | None = None  # normalized (OSV-style) database file
+    # feed name (wordfence, friendsofphp, cisa-kev) -> URL replacing its public address
+    vulnerability_feeds: dict[Literal["wordfence", "friendsofphp", "cisa-kev"],
+                              Annotated[str, Field(pattern=r"^https?://\S+$")]] = \
+        Field(default_factory=dict)
+    wordfence_api_key_file: str | None = None  # the Wordfence Intelligence API key, in a file
+    # how often the exporter refreshes the catalogue and the database from upstream; null: never
+    data_refresh: Duration | None = dt.timedelta(days=1)
     rdap_server: str = Field(default="https://rdap.org/", pattern=r"^https?://\S+$")
 
 

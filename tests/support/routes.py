@@ -3,7 +3,7 @@ percent-decoded).
 
 For recorded upstream answers (catalogue APIs, RDAP...): ``serving_routes({"/a?b=1": (200,
 "application/json", b"{}")})`` yields the server, whose ``url`` is its base URL and whose
-``requests`` lists the paths asked for. Other paths are a 404.
+``requests`` lists the paths asked for (``request_headers``, their headers). Other paths are a 404.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         path = unquote(self.path)
         self.server.requests.append(path)
+        self.server.request_headers.append(dict(self.headers))
         status, content_type, body = self.server.routes.get(
             path, (404, "text/plain", b"not found"))
         self.send_response(status)
@@ -38,6 +39,7 @@ def serving_routes(routes: dict[str, tuple[int, str, bytes]]):
     server.daemon_threads = True
     server.routes = routes
     server.requests = []
+    server.request_headers = []
     server.url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
