@@ -52,7 +52,7 @@ def test_refresh_merges_the_three_feeds_as_importing_each_does(tmp_path, databas
     key = tmp_path / "wordfence.key"
     key.write_text("s3cret-key\n")
     with serving_routes(feed_routes()) as feeds:
-        done = owl("vulndb", "refresh", "--db", str(db), "--wordfence-key-file", str(key),
+        done = owl("vulndb", "refresh", "--db", str(db), "--wordfence.key-file", str(key),
                    *feed_args(feeds.url))
         sent = dict(zip(feeds.requests, feeds.request_headers))
     assert done.returncode == 0, done.stderr

@@ -41,7 +41,7 @@ def register(subparsers):
     refresher.add_argument("--feed", action="append", default=[], metavar="NAME=URL",
                            help="replace the address of a feed (wordfence, friendsofphp, "
                            "cisa-kev), for a mirror; may be repeated")
-    refresher.add_argument("--wordfence-key-file", metavar="FILE",
+    refresher.add_argument("--wordfence.key-file", dest="wordfence_key_file", metavar="FILE",
                            help="the Wordfence Intelligence API key (default: "
                            "$OWL_WORDFENCE_API_KEY)")
     refresher.set_defaults(handler=run_refresh)
