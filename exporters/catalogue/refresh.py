@@ -30,7 +30,7 @@ import requests
 
 from exporters import versions
 from exporters.catalogue.model import Branch, Catalogue, Core
-from exporters.upstream import RefreshError, http_get  # noqa: F401 (used by the command)
+from exporters.upstream import RefreshError, http_get
 
 UPSTREAMS = {
     "wordpress": "https://api.wordpress.org",
