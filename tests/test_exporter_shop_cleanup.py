@@ -102,6 +102,13 @@ def test_a_failed_run_empties_its_cart_through_the_cleanup_and_places_no_order(p
     assert_no_order(shop)
 
 
+def assert_the_next_run_empties_every_cart(shop, prober):
+    run = prober.run()
+    assert run.result.success, run.result.error
+    assert prober.value("owl_shop_cart_left_nonempty") == 0
+    assert shop.nonempty_carts() == 0
+
+
 @pytest.mark.parametrize("platform, failure, probe", REPORTED, ids=map(ids, REPORTED))
 def test_a_cart_the_cleanup_cannot_empty_is_reported_then_emptied_by_the_next_run_it_can(
         platform, failure, probe):
@@ -116,10 +123,7 @@ def test_a_cart_the_cleanup_cannot_empty_is_reported_then_emptied_by_the_next_ru
             "owl_probe_success", {"probe": "shop", **SHOP}) == 0
         shop.repair()
         shop.wait_idle()
-        run = prober.run()
-        assert run.result.success, run.result.error
-        assert prober.value("owl_shop_cart_left_nonempty") == 0
-        assert shop.nonempty_carts() == 0
+        assert_the_next_run_empties_every_cart(shop, prober)
     assert_no_order(shop)
 
 
@@ -133,10 +137,7 @@ def test_carts_left_by_two_runs_in_a_row_are_both_emptied_by_the_next_run_it_can
             assert prober.run().result.error.endswith(LEFT)
         assert shop.nonempty_carts() == 2
         shop.repair()
-        run = prober.run()
-        assert run.result.success, run.result.error
-        assert prober.value("owl_shop_cart_left_nonempty") == 0
-        assert shop.nonempty_carts() == 0
+        assert_the_next_run_empties_every_cart(shop, prober)
     assert_no_order(shop)
 
 
@@ -148,8 +149,5 @@ def test_an_add_that_lands_after_its_timeout_and_the_cleanup_is_emptied_by_the_n
         assert prober.run().result.error.startswith("add_item: ")
         shop.wait_idle()
         assert shop.nonempty_carts() == 1
-        run = prober.run()
-        assert run.result.success, run.result.error
-        assert prober.value("owl_shop_cart_left_nonempty") == 0
-        assert shop.nonempty_carts() == 0
+        assert_the_next_run_empties_every_cart(shop, prober)
     assert_no_order(shop)
