@@ -69,17 +69,20 @@ def serve(config: BridgeConfig, listen: str, threads: int = THREADS) -> None:
 
     def _stop(signum, _frame):
         log.info("stopping on signal %s", signum)
-        server.close()
+        for handled in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(handled, signal.SIG_IGN)  # a second signal must not cut the clean-up short
+        # server.run() takes SystemExit as its cue to let the requests in progress finish, with
+        # the loop's trigger still open: closing the server from here would close that trigger
+        # under the threads still answering, and their reply fail with EBADF.
+        raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     log.info("owl bridge listening on %s", listen)
     try:
         server.run()
-    except OSError:
-        if server.socket is not None and server.socket.fileno() != -1:
-            raise  # a real socket error, not the one close() causes
     finally:
+        server.close()
         scheduler.shutdown(wait=True)
         bridge.notifier.close()
         bridge.db.dispose()
