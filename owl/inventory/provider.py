@@ -81,6 +81,7 @@ DEFAULT_PROBE_INTERVALS = {
     "shop": dt.timedelta(minutes=15),
     "backup": dt.timedelta(hours=1),
     "domain": dt.timedelta(days=1),
+    "content": dt.timedelta(minutes=15),  # a replaced home page seen within the hour
 }
 PROBE_KINDS = tuple(DEFAULT_PROBE_INTERVALS)
 
@@ -104,6 +105,7 @@ class Probes(StrictModel):
     shop: ProbeSchedule = _default_schedule("shop")
     backup: ProbeSchedule = _default_schedule("backup")
     domain: ProbeSchedule = _default_schedule("domain")
+    content: ProbeSchedule = _default_schedule("content")
     cms_catalogue: str | None = None  # file of latest/supported versions; default: shipped
     vulnerability_db: str | None = None  # normalized (OSV-style) database file
     # feed name (wordfence, friendsofphp, cisa-kev) -> URL replacing its public address
