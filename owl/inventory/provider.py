@@ -82,6 +82,7 @@ DEFAULT_PROBE_INTERVALS = {
     "backup": dt.timedelta(hours=1),
     "domain": dt.timedelta(days=1),
     "content": dt.timedelta(minutes=15),  # a replaced home page seen within the hour
+    "tls": dt.timedelta(hours=12),  # TLS settings change with a deploy or a renewal, rarely
 }
 PROBE_KINDS = tuple(DEFAULT_PROBE_INTERVALS)
 
@@ -106,6 +107,7 @@ class Probes(StrictModel):
     backup: ProbeSchedule = _default_schedule("backup")
     domain: ProbeSchedule = _default_schedule("domain")
     content: ProbeSchedule = _default_schedule("content")
+    tls: ProbeSchedule = _default_schedule("tls")
     cms_catalogue: str | None = None  # file of latest/supported versions; default: shipped
     vulnerability_db: str | None = None  # normalized (OSV-style) database file
     # feed name (wordfence, friendsofphp, cisa-kev) -> URL replacing its public address
