@@ -18,6 +18,7 @@ from prometheus_client.registry import Collector
 
 from exporters.collectors.backup import BackupCollector
 from exporters.collectors.cms import CmsCollector
+from exporters.collectors.content import ContentCollector
 from exporters.collectors.datafiles import DataFilesCollector
 from exporters.collectors.domain import DomainCollector
 from exporters.collectors.probes import ProbeStatusCollector
@@ -27,6 +28,7 @@ from exporters.context import ProbeContext
 from exporters.probe import ProbeKind, ResultCache
 from exporters.probes.backup import backup_kind
 from exporters.probes.cms import cms_kind
+from exporters.probes.content import content_kind
 from exporters.probes.domain import domain_kind
 from exporters.probes.shop import shop_kind
 from exporters.probes.vulnerabilities import vulnerability_kind
@@ -37,6 +39,7 @@ PROBES: tuple[Callable[[ProbeContext], ProbeKind], ...] = (
     backup_kind,
     shop_kind,
     domain_kind,
+    content_kind,
 )
 
 COLLECTORS: tuple[Callable[[ResultCache, ProbeContext], Collector], ...] = (
@@ -47,6 +50,7 @@ COLLECTORS: tuple[Callable[[ResultCache, ProbeContext], Collector], ...] = (
     BackupCollector,
     ShopCollector,
     DomainCollector,
+    ContentCollector,
 )
 
 
