@@ -22,12 +22,14 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 def register(subparsers):
     """``owl exporter``, and the commands that maintain its data files: ``owl catalogue``,
-    ``owl vulndb``."""
+    ``owl vulndb``; and its content baselines: ``owl baseline``."""
     from exporters.catalogue.command import register as register_catalogue
+    from exporters.content_command import register as register_baseline
     from exporters.vulndb.command import register as register_vulndb
 
     register_catalogue(subparsers)
     register_vulndb(subparsers)
+    register_baseline(subparsers)
     parser = subparsers.add_parser(
         "exporter", help="run the owl probes and serve their metrics to Prometheus",
         description="Probe the sites and servers of the monitored clients of an inventory and "
@@ -40,9 +42,9 @@ def register(subparsers):
                         "crc32 of client/id, so N instances with 1/N .. N/N cover each target "
                         "exactly once (default: 1/1, everything)")
     parser.add_argument("--storage.path", dest="storage_path", type=Path, metavar="DIR",
-                        help="keep the probes' state (last backup checks and restore tests) in "
-                        "DIR, created if missing, so that a restart does not run them all again; "
-                        "one DIR per instance (default: memory only)")
+                        help="keep the probes' state (last backup checks and restore tests, "
+                        "home-page baselines) in DIR, created if missing, so that a restart does "
+                        "not run them all again; one DIR per instance (default: memory only)")
     parser.add_argument("--log.level", dest="log_level", choices=LOG_LEVELS, default="info",
                         help="log messages of this level and above (default: %(default)s)")
     parser.set_defaults(handler=run)
