@@ -32,6 +32,9 @@ setup(
         "babel>=2.14,<3",
         # the probes' shared answers, bounded in time and size (exporters/probes/fetcher.py)
         "cachetools>=5.3,<7",
+        # the tls probe's reading of the served certificate: signature hash, key type and size
+        # (exporters/probes/tls.py); 42 and up still read SHA-1 and 1024-bit certificates
+        "cryptography>=42,<51",
         "flask>=3.0,<4",
         # the pages' catalogue of texts (sla_bridge/web/translations)
         "flask-babel>=4.0,<5",

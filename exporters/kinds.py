@@ -23,6 +23,7 @@ from exporters.collectors.datafiles import DataFilesCollector
 from exporters.collectors.domain import DomainCollector
 from exporters.collectors.probes import ProbeStatusCollector
 from exporters.collectors.shop import ShopCollector
+from exporters.collectors.tls import TlsCollector
 from exporters.collectors.vulnerabilities import VulnerabilityCollector
 from exporters.context import ProbeContext
 from exporters.probe import ProbeKind, ResultCache
@@ -31,6 +32,7 @@ from exporters.probes.cms import cms_kind
 from exporters.probes.content import content_kind
 from exporters.probes.domain import domain_kind
 from exporters.probes.shop import shop_kind
+from exporters.probes.tls import tls_kind
 from exporters.probes.vulnerabilities import vulnerability_kind
 
 PROBES: tuple[Callable[[ProbeContext], ProbeKind], ...] = (
@@ -39,6 +41,7 @@ PROBES: tuple[Callable[[ProbeContext], ProbeKind], ...] = (
     backup_kind,
     shop_kind,
     domain_kind,
+    tls_kind,
     content_kind,
 )
 
@@ -50,6 +53,7 @@ COLLECTORS: tuple[Callable[[ResultCache, ProbeContext], Collector], ...] = (
     BackupCollector,
     ShopCollector,
     DomainCollector,
+    TlsCollector,
     ContentCollector,
 )
 
