@@ -31,7 +31,8 @@ RUNBOOK_URL = "https://github.com/owl-systems/owl-monitoring/blob/main/docs/runb
 STACK_FILES = {"stack.yml"}
 # Areas of client alerts -> the label naming the target.
 TARGET_LABELS = {"sites.yml": "site", "servers.yml": "server", "cms.yml": "site",
-                 "shop.yml": "site", "backups.yml": "server", "domains.yml": "site"}
+                 "shop.yml": "site", "backups.yml": "server", "domains.yml": "site",
+                 "content.yml": "site"}
 RECORDING_ONLY = {"contracts.yml", "availability.yml"}
 ALWAYS_FIRING = {"Watchdog"}
 MONITORED = "owl:client_contract:monitored"
@@ -77,8 +78,8 @@ def runbook_sections() -> dict[str, str]:
 
 def test_every_area_has_its_rule_file_and_every_rule_file_its_tests():
     assert [path.name for path in RULE_FILES] == [
-        "availability.yml", "backups.yml", "cms.yml", "contracts.yml", "domains.yml",
-        "servers.yml", "shop.yml", "sites.yml", "stack.yml"]
+        "availability.yml", "backups.yml", "cms.yml", "content.yml", "contracts.yml",
+        "domains.yml", "servers.yml", "shop.yml", "sites.yml", "stack.yml"]
     tested = [path for rule_file in RULE_FILES for path in promtool_test_files(rule_file)]
     assert sorted(tested) == sorted((RULES / "tests").glob("*.yml"))
     for rule_file in RULE_FILES:
@@ -148,7 +149,7 @@ MINIMUM_TIERS = {
         "OsUpdateCollectorMissing", "OsUpdatesPending", "ServerRebootPending", "CmsNotRecognised",
         "CmsNotAsDeclared",
         "CmsCoreUnsupported", "CmsCoreUpdatePending", "CmsComponentUpdatesPending",
-        "DomainExpiringSoon", "DomainExpiring")},
+        "DomainExpiringSoon", "DomainExpiring", "SiteContentReplaced")},
     **{name: 1 for name in ("UpdateChecksBlind",)},
     **{name: 2 for name in (
         "VulnerabilityScanBlind", "CmsVulnerable", "CmsKnownExploitedVulnerability", "SiteExposedSensitiveFile",
