@@ -32,7 +32,7 @@ STACK_FILES = {"stack.yml"}
 # Areas of client alerts -> the label naming the target.
 TARGET_LABELS = {"sites.yml": "site", "servers.yml": "server", "cms.yml": "site",
                  "shop.yml": "site", "backups.yml": "server", "domains.yml": "site",
-                 "content.yml": "site"}
+                 "content.yml": "site", "tls.yml": "site", "databases.yml": "database"}
 RECORDING_ONLY = {"contracts.yml", "availability.yml"}
 ALWAYS_FIRING = {"Watchdog"}
 MONITORED = "owl:client_contract:monitored"
@@ -78,8 +78,8 @@ def runbook_sections() -> dict[str, str]:
 
 def test_every_area_has_its_rule_file_and_every_rule_file_its_tests():
     assert [path.name for path in RULE_FILES] == [
-        "availability.yml", "backups.yml", "cms.yml", "content.yml", "contracts.yml",
-        "domains.yml", "servers.yml", "shop.yml", "sites.yml", "stack.yml"]
+        "availability.yml", "backups.yml", "cms.yml", "content.yml", "contracts.yml", "databases.yml", "domains.yml",
+        "servers.yml", "shop.yml", "sites.yml", "stack.yml", "tls.yml"]
     tested = [path for rule_file in RULE_FILES for path in promtool_test_files(rule_file)]
     assert sorted(tested) == sorted((RULES / "tests").glob("*.yml"))
     for rule_file in RULE_FILES:
@@ -129,7 +129,8 @@ def test_security_alerts_are_critical_and_say_so():
     security = {alert["alert"]: alert["labels"]["severity"] for _, alert in all_alerts()
                 if alert["labels"].get("category") == "security"}
     assert security == {"TlsCertificateExpired": "critical", "SiteDefaced": "critical",
-                        "CmsKnownExploitedVulnerability": "critical"}
+                        "CmsKnownExploitedVulnerability": "critical",
+                        "TlsChainInvalid": "critical"}
     categories = {alert["labels"].get("category") for _, alert in all_alerts()}
     assert categories == {None, "security"}
 
@@ -153,7 +154,12 @@ MINIMUM_TIERS = {
     **{name: 1 for name in ("UpdateChecksBlind",)},
     **{name: 2 for name in (
         "VulnerabilityScanBlind", "CmsVulnerable", "CmsKnownExploitedVulnerability", "SiteExposedSensitiveFile",
-        "SiteSecurityHeadersMissing", "SiteLegacyTlsAccepted")},
+        "SiteSecurityHeadersMissing", "SiteLegacyTlsAccepted", "TlsChainInvalid",
+        "TlsCertificateWeak", "TlsWeakCipherSuitesAccepted")},
+    **{name: 2 for name in (
+        "DatabaseExporterDown", "DatabaseDown", "DatabaseConnectionsNearLimit",
+        "DatabaseReplicationBroken", "DatabaseReplicationLagging", "DatabaseSlowQueriesRising",
+        "DatabaseTablesNeedOptimising", "DatabaseBufferPoolHitRatioLow")},
     **{name: 3 for name in (
         "ShopCheckoutBroken", "ShopPaymentMethodUnavailable", "ShopPaymentProviderDown",
         "ShopCheckoutSlow", "ShopTestCartNotEmptied", "BackupLate", "BackupMissing",
