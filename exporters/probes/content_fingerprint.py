@@ -9,8 +9,8 @@ its structure, and how similar two such fingerprints are, aspect by aspect.
   made ``0``. Compared as the Jaccard index of the two sets of shingles: a blog's front page that
   gains a post and loses its oldest keeps most of its shingles (about 0.8 for one post in ten),
   while a page replaced by other text shares almost none.
-- ``structure``: the set of tag paths (``html>body>div>main>article>h2``) of the elements of the
-  body, again compared by their Jaccard index: the same theme with another post adds no path, a
+- ``structure``: the set of tag paths (``html>body>div>main>article>h2``) of the elements outside
+  ``<head>`` (inside ``<svg>``, ``<script>`` and such: none), again compared by their Jaccard index: the same theme with another post adds no path, a
   new layout or a bare page shares few.
 
 The sets of text shingles and of tag paths are kept as bottom-k sketches (the :data:`SKETCH`
@@ -36,8 +36,10 @@ SKETCH = 256
 # elements whose text is not the page's own content: code, menus, widgets, forms
 _HIDDEN_TEXT = frozenset({"script", "style", "noscript", "template", "svg", "head", "nav",
                           "header", "footer", "aside", "form", "select", "iframe", "button"})
-# elements whose inside is no part of the layout
+# elements whose inside is no part of the layout; and elements that are none of it (a page may
+# leave out <html>, <head> and <body>)
 _NO_STRUCTURE = frozenset({"head", "script", "style", "noscript", "template", "svg"})
+_NOT_LAYOUT = frozenset({"html", "head", "body", "title", "meta", "link", "base"})
 _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta",
                    "param", "source", "track", "wbr"})
 # elements whose end tag HTML lets a page leave out before the next one of theirs
@@ -88,7 +90,7 @@ class _Reader(HTMLParser):
             self.words.extend(_WORD.findall(data.lower()))
 
     def _record(self, tag: str):
-        if "body" in self.open and not _NO_STRUCTURE.intersection(self.open):
+        if tag not in _NOT_LAYOUT and not _NO_STRUCTURE.intersection(self.open):
             self.paths.add(">".join((*self.open, tag)))
 
 
