@@ -7,11 +7,11 @@ its structure, and how similar two such fingerprints are, aspect by aspect.
   ``<footer>``, ``<aside>``, ``<form>`` and such (menus, widgets, cookie banners, forms with their
   nonces), cut into shingles of :data:`SHINGLE_WORDS` consecutive words, each word with its digits
   made ``0``. Compared as the Jaccard index of the two sets of shingles: a blog's front page that
-  gains a post and loses its oldest keeps most of its shingles (about 0.8 for one post in ten),
-  while a page replaced by other text shares almost none.
+  gains a post and loses its oldest keeps most of its shingles (about 0.7 for one post in eight,
+  with another date), while a page replaced by other text shares almost none.
 - ``structure``: the set of tag paths (``html>body>div>main>article>h2``) of the elements outside
-  ``<head>`` (inside ``<svg>``, ``<script>`` and such: none), again compared by their Jaccard index: the same theme with another post adds no path, a
-  new layout or a bare page shares few.
+  ``<head>`` (none inside ``<svg>``, ``<script>`` and such), again compared by their Jaccard
+  index: the same theme with another post adds no path, a new layout or a bare page shares few.
 
 The sets of text shingles and of tag paths are kept as bottom-k sketches (the :data:`SKETCH`
 smallest 48-bit hashes of the set), which bounds a fingerprint's size whatever the page's; the
