@@ -359,6 +359,8 @@ def test_a_self_signed_certificate_does_not_verify(pki, tmp_path):
 def test_a_certificate_of_an_unknown_issuer_does_not_verify(pki, tmp_path):
     prober = probed(pki, tmp_path, issue("www", rsa_key(), pki.stranger))
     assert prober.chain_errors() == chain_broken_by("unknown_issuer")
+    [run] = prober.cache.runs("tls")
+    assert run.result.data.chain_message == "unable to get local issuer certificate"
 
 
 def test_a_server_that_leaves_out_its_intermediate_does_not_verify(pki, tmp_path):

@@ -177,7 +177,8 @@ class TlsProbe:
         # OpenSSL's DEFAULT suites, not Python's narrower choice: a browser accepts CBC suites
         context.set_ciphers("DEFAULT:@SECLEVEL=2")
         try:
-            self._handshake(context, host, port)
+            with self._handshake(context, host, port):
+                pass
         except ssl.SSLCertVerificationError as error:
             return _VERIFY_CODES.get(error.verify_code, "other"), error.verify_message
         except (ssl.SSLError, ConnectionError) as error:
