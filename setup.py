@@ -79,6 +79,8 @@ setup(
         # holds the 11.6 build of that epoch only (Grafana 11.6, as docker-compose.yml runs).
         "dashboards": ["grafana-foundation-sdk>=1769699379!11.6.0,<1769699379!11.7"],
         "test": [
+            # tests/test_databases_live.py: the exporter's web config holds bcrypt hashes
+            "bcrypt>=4.1,<6",
             "deptry>=0.20,<1",
             "grafana-foundation-sdk>=1769699379!11.6.0,<1769699379!11.7",
             "hypothesis>=6.100,<7",

@@ -113,3 +113,43 @@ def test_owl_check_prints_a_summary_or_the_problems(tmp_path, example_inventory_
                             capture_output=True, text=True)
     assert failed.returncode == 1
     assert f"{bad}:7: clients[0].contract.tier: expected 0, 1, 2, 3 or 4" in failed.stderr
+
+
+DATABASES = VALID.replace(
+    '      - {id: shop, url: "https://shop.acme.example", cms: wordpress, shop: woocommerce}\n',
+    '      - {id: shop, url: "https://shop.acme.example", cms: wordpress, shop: woocommerce,\n'
+    '         database: {id: shopdb, engine: mysql, exporter: "db.acme.example:9104"}}\n').replace(
+    '      - {id: web1, address: 203.0.113.10, node_exporter: "203.0.113.10:9100"}\n',
+    '      - id: web1\n'
+    '        address: 203.0.113.10\n'
+    '        databases:\n'
+    '          - {id: wordpress, engine: mariadb, exporter: "[2001:db8::10]:9104",\n'
+    '             address: "[2001:db8::10]:3306"}\n')
+
+
+def test_databases_load_on_sites_and_servers_with_their_instance():
+    client = parse_inventory(DATABASES, "inv.yml").clients[0]
+    assert client.sites[0].database.instance == "db.acme.example:9104"
+    assert client.servers[0].databases[0].instance == "[2001:db8::10]:3306"
+
+
+@pytest.mark.parametrize("change, expected", [
+    (("id: shopdb", "id: wordpress"),
+     "inv.yml:14: clients[0].sites[0].database.id: duplicate database id 'wordpress' in client "
+     "'acme' (also servers[0].databases[0])"),
+    (("engine: mysql", "engine: oracle"),
+     "inv.yml:14: clients[0].sites[0].database.engine: expected 'mysql', 'mariadb' or "
+     "'postgresql'"),
+    (('exporter: "db.acme.example:9104"', 'exporter: "db.acme.example"'),
+     "inv.yml:14: clients[0].sites[0].database.exporter: 'db.acme.example' does not have the "
+     "expected form"),
+    (('exporter: "db.acme.example:9104"',
+      'exporter: "db.acme.example:9104", exporter_username: prometheus'),
+     "inv.yml:14: clients[0].sites[0].database: exporter_username and exporter_password_file "
+     "go together"),
+])
+def test_a_bad_database_is_refused_naming_its_field(change, expected):
+    old, new = change
+    assert old in DATABASES
+    problems = problems_of(DATABASES.replace(old, new, 1))
+    assert any(p.startswith(expected) for p in problems), problems

@@ -10,7 +10,8 @@ timezones), :mod:`~owl.inventory.contract`, :mod:`~owl.inventory.clients` (sites
 whole file) and :mod:`~owl.inventory.loading` (YAML in, problems out). Import from here.
 """
 
-from owl.inventory.clients import SHOP_CMS, Backup, Checkout, Client, Contacts, Server, Site
+from owl.inventory.clients import (SHOP_CMS, Backup, Checkout, Client, Contacts, Database, Server,
+                                   Site)
 from owl.inventory.contract import (BackupPolicy, Calendar, Contract, Holidays, PenaltyRates,
                                     ResponseTimes)
 from owl.inventory.fields import format_duration, parse_duration
@@ -22,7 +23,7 @@ from owl.inventory.provider import (DEFAULT_PROBE_INTERVALS, DEFAULT_TIMEZONE, P
 
 __all__ = [
     "DEFAULT_PROBE_INTERVALS", "DEFAULT_TIMEZONE", "PROBE_KINDS", "SHOP_CMS", "Backup",
-    "BackupPolicy", "Calendar", "Checkout", "Client", "Contacts", "Contract", "Holidays",
+    "BackupPolicy", "Calendar", "Checkout", "Client", "Contacts", "Contract", "Database", "Holidays",
     "Inventory", "InventoryError", "PenaltyRates", "Probes", "ProbeSchedule", "Provider",
     "Receiver", "Receivers", "Reports", "ResponseTimes", "Server", "Site", "Smtp", "Stack", "format_duration",
     "load_inventory", "parse_duration", "parse_inventory",

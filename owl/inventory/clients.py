@@ -9,6 +9,8 @@ from pydantic import Field, model_validator
 from owl.inventory.contract import Contract
 from owl.inventory.fields import Identifier, SecretFile, StrictModel
 
+# HOST:PORT, an IPv6 address in brackets ([2001:db8::10]:9104)
+HOST_PORT = r"^(\[[0-9A-Fa-f:.]+\]|[^\s:/\[\]]+):\d{1,5}$"
 SHOP_CMS = {"woocommerce": "wordpress", "prestashop": "prestashop", "magento": "magento"}
 
 
@@ -25,6 +27,34 @@ class Checkout(StrictModel):
     payment_provider_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
 
+class Database(StrictModel):
+    """A database a site runs on, watched through the field's exporter on its host (tier 2 and
+    up, section 4c): Debian's ``prometheus-mysqld-exporter`` for ``mysql`` and ``mariadb``,
+    ``prometheus-postgres-exporter`` for ``postgresql`` (docs/enroll-server.md). The exporter
+    holds the database credentials on its host; ``exporter_password_file`` is the basic-auth
+    password of the exporter's own web config (``--web.config.file``), for Prometheus' scrape.
+    """
+
+    id: Identifier
+    engine: Literal["mysql", "mariadb", "postgresql"]
+    exporter: str = Field(pattern=HOST_PORT)  # what Prometheus scrapes
+    address: str | None = Field(default=None, pattern=HOST_PORT)  # where the database listens
+    exporter_username: str | None = Field(default=None, min_length=1)
+    exporter_password_file: SecretFile | None = None
+
+    @model_validator(mode="after")
+    def _basic_auth_is_whole(self):
+        if (self.exporter_username is None) != (self.exporter_password_file is None):
+            raise ValueError("exporter_username and exporter_password_file go together "
+                             "(the exporter's basic auth)")
+        return self
+
+    @property
+    def instance(self) -> str:
+        """The series' ``instance``: the database's address, else its exporter's."""
+        return self.address or self.exporter
+
+
 class Site(StrictModel):
     id: Identifier
     url: str = Field(pattern=r"^https?://[^\s/]+(/\S*)?$")
@@ -32,6 +62,7 @@ class Site(StrictModel):
     shop: Literal["woocommerce", "prestashop", "magento"] | None = None
     checkout: Checkout | None = None
     domain: str | None = Field(default=None, pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
+    database: Database | None = None  # one of its own, not on one of the client's servers
 
     @property
     def registered_domain(self) -> str:
@@ -74,6 +105,7 @@ class Server(StrictModel):
     ssh_port: int | None = Field(default=22, ge=1, le=65535)  # None: no SSH banner probe
     node_exporter: str | None = Field(default=None, pattern=r"^[^\s:]+:\d{1,5}$")
     backups: list[Backup] = Field(default_factory=list)
+    databases: list[Database] = Field(default_factory=list)
 
 
 class Client(StrictModel):

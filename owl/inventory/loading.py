@@ -49,7 +49,39 @@ def _duplicate_ids(inventory_data) -> list[tuple[tuple, str]]:
                                      f"duplicate target id {target_id!r} in client "
                                      f"{client_id!r} (also {targets[target_id]})"))
                 targets.setdefault(target_id, where)
+        problems.extend(_duplicate_database_ids(client, index))
     return problems
+
+
+def _duplicate_database_ids(client: dict, index: int) -> list[tuple[tuple, str]]:
+    """A database's id names it in its client's alerts and dashboards, whichever server or site
+    it belongs to: unique within the client."""
+    problems, seen = [], {}
+    for path, database in _databases(client):
+        database_id = database.get("id")
+        if not isinstance(database_id, str):
+            continue
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+        if database_id in seen:
+            problems.append((("clients", index, *path, "id"),
+                             f"duplicate database id {database_id!r} in client "
+                             f"{client.get('id')!r} (also {seen[database_id].lstrip('.')})"))
+        seen.setdefault(database_id, where)
+    return problems
+
+
+def _databases(client: dict):
+    """``(path within the client, database)`` of every database the client lists."""
+    servers, sites = client.get("servers"), client.get("sites")
+    for position, server in enumerate(servers if isinstance(servers, list) else []):
+        listed = server.get("databases") if isinstance(server, dict) else None
+        for number, database in enumerate(listed if isinstance(listed, list) else []):
+            if isinstance(database, dict):
+                yield ("servers", position, "databases", number), database
+    for position, site in enumerate(sites if isinstance(sites, list) else []):
+        database = site.get("database") if isinstance(site, dict) else None
+        if isinstance(database, dict):
+            yield ("sites", position, "database"), database
 
 
 def _describe(error: dict) -> str:

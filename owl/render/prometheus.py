@@ -15,6 +15,13 @@ Scrape jobs (their names are what alert rules and dashboards select on):
 - ``blackbox_ssh``: every server with an ``ssh_port``, ``ssh_banner`` on ``address:ssh_port``.
   Labels ``client``, ``tier``, ``server``.
 - ``node``: servers with a ``node_exporter``. Labels ``client``, ``tier``, ``server``.
+- ``mysqld``, ``postgres``: the databases of the servers and sites of clients of tier 2 and up
+  (section 4c), through their exporters (mysqld_exporter for ``mysql`` and ``mariadb``,
+  postgres_exporter for ``postgresql``); ``instance`` is the database's ``address`` (else the
+  exporter's). Labels ``client``, ``tier``, ``server`` or ``site``, ``database``, ``engine``. A
+  database whose exporter asks for basic auth gets a scrape config of its own (Prometheus sets
+  credentials per scrape config), named ``JOB_CLIENT_DATABASE``, whose targets carry the same
+  ``job`` label.
 - ``owl_exporter``, ``owl_bridge``: with ``honor_labels``, as they set ``client``/``site`` labels
   on their own series. ``owl_bridge`` sends the bridge's scrape token (``authorization``, from
   the file the profile names): its ``/metrics`` carries every client's penalties.
@@ -28,7 +35,7 @@ import importlib.resources
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from owl.inventory import Client, Inventory, Server, Site, Stack, format_duration
+from owl.inventory import Client, Database, Inventory, Server, Site, Stack, format_duration
 from owl.render.profile import Profile, host_port
 from owl.render.serialize import to_json, to_yaml
 
@@ -36,7 +43,10 @@ CONFIG_PATH = "prometheus/prometheus.yml"
 FLAGS_PATH = "prometheus/flags"
 RULES_DIR = "prometheus/rules"
 TARGETS_DIR = "prometheus/targets"
-FILE_SD_JOBS = ("blackbox_http", "blackbox_tls_legacy", "blackbox_ssh", "node")
+DATABASE_JOBS = {"mysql": "mysqld", "mariadb": "mysqld", "postgresql": "postgres"}
+FILE_SD_JOBS = ("blackbox_http", "blackbox_tls_legacy", "blackbox_ssh", "node",
+                *dict.fromkeys(DATABASE_JOBS.values()))
+DATABASE_MIN_TIER = 2  # "optimisations pour les bases de données des sites web" (section 4c)
 
 
 @dataclass(frozen=True)
@@ -57,9 +67,10 @@ BLACKBOX_JOBS = {
 
 def render_prometheus(inventory: Inventory, profile: Profile, today: dt.date) -> dict[str, str]:
     """prometheus.yml, its flags, one target file per file_sd job, and the alert rule files."""
-    files = {CONFIG_PATH: to_yaml(prometheus_config(inventory, profile)),
+    clients = inventory.monitored_clients(today)
+    files = {CONFIG_PATH: to_yaml(prometheus_config(inventory, profile, clients)),
              FLAGS_PATH: flags_file(inventory.provider.stack)}
-    for job, groups in target_groups(inventory.monitored_clients(today)).items():
+    for job, groups in target_groups(clients).items():
         files[f"{TARGETS_DIR}/{job}.json"] = to_json(groups)
     files.update(alert_rule_copies())
     return files
@@ -78,7 +89,7 @@ def flags_file(stack: Stack) -> str:
     return "\n".join(lines) + "\n"
 
 
-def prometheus_config(inventory: Inventory, profile: Profile) -> dict:
+def prometheus_config(inventory: Inventory, profile: Profile, clients: list[Client]) -> dict:
     stack = inventory.provider.stack
     return {
         "global": {
@@ -87,14 +98,19 @@ def prometheus_config(inventory: Inventory, profile: Profile) -> dict:
         },
         "rule_files": [profile.in_prometheus_dir("rules/*.yml")],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [profile.alertmanager]}]}]},
-        "scrape_configs": scrape_configs(profile),
+        "scrape_configs": scrape_configs(profile, clients),
     }
 
 
-def scrape_configs(profile: Profile) -> list[dict]:
+def scrape_configs(profile: Profile, clients: list[Client]) -> list[dict]:
     return [
         *(blackbox_job(name, job, profile) for name, job in BLACKBOX_JOBS.items()),
         {"job_name": "node", "file_sd_configs": [file_sd(profile, "node")]},
+        *({"job_name": job, "file_sd_configs": [file_sd(profile, job)]}
+          for job in dict.fromkeys(DATABASE_JOBS.values())),
+        *(authenticated_database_job(client, owner, database)
+          for client, owner, database in watched_databases(clients)
+          if database.exporter_password_file),
         static_job("owl_exporter", profile.exporter, honor_labels=True),
         static_job("owl_bridge", profile.bridge, honor_labels=True,
                    credentials_file=profile.scrape_token_file),
@@ -149,7 +165,37 @@ def target_groups(clients: list[Client]) -> dict[str, list[dict]]:
                                       if server.ssh_port is not None)
         groups["node"].extend(node_group(client, server) for server in client.servers
                               if server.node_exporter)
+    for client, owner, database in watched_databases(clients):
+        if not database.exporter_password_file:
+            groups[DATABASE_JOBS[database.engine]].append(database_group(client, owner, database))
     return groups
+
+
+def watched_databases(clients: list[Client]) -> list[tuple[Client, dict[str, str], Database]]:
+    """``(client, owner label, database)`` of the databases of clients whose tier includes
+    them; the owner label is ``{"server": id}`` or ``{"site": id}``."""
+    return [(client, owner, database) for client in clients
+            if client.contract.tier >= DATABASE_MIN_TIER
+            for owner, database in [
+                *(({"server": server.id}, database) for server in client.servers
+                  for database in server.databases),
+                *(({"site": site.id}, site.database) for site in client.sites if site.database)]]
+
+
+def database_group(client: Client, owner: dict[str, str], database: Database) -> dict:
+    return {"targets": [database.exporter],
+            "labels": {**client_labels(client), **owner, "database": database.id,
+                       "engine": database.engine, "instance": database.instance}}
+
+
+def authenticated_database_job(client: Client, owner: dict[str, str],
+                               database: Database) -> dict:
+    job = DATABASE_JOBS[database.engine]
+    group = database_group(client, owner, database)
+    return {"job_name": f"{job}_{client.id}_{database.id}",
+            "basic_auth": {"username": database.exporter_username,
+                           "password_file": database.exporter_password_file},
+            "static_configs": [{**group, "labels": {**group["labels"], "job": job}}]}
 
 
 def client_labels(client: Client) -> dict[str, str]:

@@ -21,7 +21,14 @@ PACKAGES = {
     "restic": "restic",
     "borg": "borgbackup",
     "whatweb": "whatweb",
+    "mariadbd": "mariadb-server",
+    "mariadb-install-db": "mariadb-server",
+    "mariadb": "mariadb-client",
+    "prometheus-mysqld-exporter": "prometheus-mysqld-exporter",
+    "prometheus-postgres-exporter": "prometheus-postgres-exporter",
 }
+# servers' binaries (mariadbd) are in sbin, which a user's PATH may not hold
+SBIN = ("/usr/sbin", "/sbin")
 
 
 def missing(message: str):
@@ -33,7 +40,7 @@ def missing(message: str):
 
 def require_binary(name: str) -> str:
     """The path of ``name``; fails under CI=true, skips elsewhere, when it is not installed."""
-    path = shutil.which(name)
+    path = shutil.which(name) or shutil.which(name, path=os.pathsep.join(SBIN))
     if path:
         return path
     missing(f"{name} is not installed (Debian package {PACKAGES.get(name, name)})")
