@@ -1,6 +1,7 @@
 """Database health on the real parts: two MariaDB servers from Debian (a primary and its replica),
 each watched by Debian's mysqld_exporter (the primary's behind basic auth), scraped by the real
-Prometheus from the rendered configuration, with the SLA bridge serving the contracts.
+Prometheus from the rendered configuration, with the SLA bridge serving the contracts; and the
+real PostgreSQL server of the tests watched by Debian's postgres_exporter.
 
 This checks the wiring (targets and their labels, basic auth from the password file, metric names
 the rules read, their evaluation without error, the tier filter) and that the rules match what
@@ -12,20 +13,23 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import Iterator
 from zoneinfo import ZoneInfo
 
 import bcrypt
 import pytest
 import requests
 import yaml
+from sqlalchemy.engine import make_url
 
 from owl.inventory import parse_inventory
 from owl.render import RenderOptions, render, write_rendered
 from sla_bridge.app import BridgeConfig, create_app
 from tests.support.alertmanager import serving
 from tests.support.binaries import require_binary
+from tests.support.databases import postgres_url
 from tests.support.mariadb import RunningMariadb, running_mariadb
 from tests.support.processes import free_port, running, wait_for_http, wait_until
 from tests.test_alert_rules_live import query, rule_errors
@@ -40,14 +44,9 @@ GRANTS = (f"CREATE USER '{EXPORTER_USER}'@'127.0.0.1' IDENTIFIED BY '{EXPORTER_P
           f"TO '{EXPORTER_USER}'@'127.0.0.1';")
 
 
-def inventory_text(ports: dict, primary: RunningMariadb, replica: RunningMariadb,
-                   password_file: Path) -> str:
-    databases = [
-        {"id": "wordpress", "engine": "mariadb", "exporter": f"127.0.0.1:{ports['primary']}",
-         "address": primary.address, "exporter_username": WEB_USER,
-         "exporter_password_file": str(password_file)},
-        {"id": "wordpress-replica", "engine": "mariadb",
-         "exporter": f"127.0.0.1:{ports['replica']}", "address": replica.address}]
+def inventory_text(ports: dict, databases: list[dict]) -> str:
+    """demo (tier 3) with ``databases`` on its server db1; acme (tier 1) with a site database
+    whose exporter is the ``spare`` port."""
     clients = [
         {"id": "demo", "name": "Demo", "contract": {
             "tier": 3, "monthly_fee": "1200.00", "support_24_7": True, "quote": "Q1",
@@ -58,7 +57,7 @@ def inventory_text(ports: dict, primary: RunningMariadb, replica: RunningMariadb
         {"id": "acme", "name": "ACME", "contract": {
             "tier": 1, "monthly_fee": "300.00", "quote": "Q2", "start": dt.date(2025, 1, 1)},
          "sites": [{"id": "www", "url": "http://127.0.0.1:9/", "database": {
-             "id": "drupal", "engine": "mysql", "exporter": f"127.0.0.1:{ports['replica']}"}}]},
+             "id": "drupal", "engine": "mysql", "exporter": f"127.0.0.1:{ports['spare']}"}}]},
     ]
     provider = {"name": "OWL SYSTEMS", "stack": {
         **{name: f"127.0.0.1:{ports[name]}" for name in
@@ -120,14 +119,41 @@ def holding_connections(server: RunningMariadb, count: int, stack: ExitStack) ->
         stack.callback(process.kill)
 
 
+@contextmanager
+def watching(tmp_path: Path, databases: list[dict], prometheus_binary: str) -> Iterator[str]:
+    """The rendered stack's Prometheus, with the bridge serving the contracts, watching
+    ``databases`` (those of :func:`inventory_text`); yields Prometheus' base URL."""
+    today = dt.datetime.now(ZoneInfo("Europe/Paris")).date()
+    ports = {name: free_port() for name in ("prometheus", "alertmanager", "exporter", "bridge",
+                                            "blackbox", "spare")}
+    inventory = parse_inventory(inventory_text(ports, databases))
+    out = tmp_path / "out"
+    (tmp_path / "token").write_text("token\n", encoding="utf-8")
+    (tmp_path / "scrape-token").write_text("scrape-token\n", encoding="utf-8")
+    write_rendered(render(inventory, RenderOptions(
+        out, today, webhook_token_file=tmp_path / "token",
+        scrape_token_file=tmp_path / "scrape-token")), out)
+    bridge = create_app(BridgeConfig(f"sqlite:///{tmp_path / 'bridge.db'}", inventory, "token",
+                                     scrape_token="scrape-token"))
+    prometheus = f"http://127.0.0.1:{ports['prometheus']}"
+    with serving(bridge, ports["bridge"]), running(
+            [prometheus_binary, f"--config.file={out / 'prometheus' / 'prometheus.yml'}",
+             f"--storage.tsdb.path={tmp_path / 'data'}",
+             f"--web.listen-address=127.0.0.1:{ports['prometheus']}"],
+            tmp_path / "prometheus.log") as process:
+        wait_for_http(f"{prometheus}/-/ready", process=process,
+                      ok=lambda response: response.status_code == 200)
+        yield prometheus
+
+
 @pytest.fixture
 def binaries() -> dict[str, str]:
-    return {name: require_binary(name) for name in ("prometheus", "prometheus-mysqld-exporter")}
+    return {name: require_binary(name) for name in
+            ("prometheus", "prometheus-mysqld-exporter", "prometheus-postgres-exporter")}
 
 
 def test_databases_are_scraped_with_their_labels_and_their_alerts_match_what_mariadb_shows(
         tmp_path: Path, binaries):
-    today = dt.datetime.now(ZoneInfo("Europe/Paris")).date()
     with ExitStack() as stack:
         primary = stack.enter_context(running_mariadb(
             tmp_path / "primary", "--server-id=1", f"--log-bin={tmp_path / 'primary' / 'bin'}",
@@ -136,34 +162,21 @@ def test_databases_are_scraped_with_their_labels_and_their_alerts_match_what_mar
         for server in (primary, replica):  # each its own exporter user: not replicated
             server.sql("SET sql_log_bin = 0; " + GRANTS)
         replicate(primary, replica)
-        ports = {name: free_port() for name in ("prometheus", "alertmanager", "exporter",
-                                                "bridge", "blackbox", "primary", "replica")}
         password_file = tmp_path / "scrape-password"
         password_file.write_text(WEB_PASSWORD + "\n", encoding="utf-8")
-        text = inventory_text(ports, primary, replica, password_file)
-        inventory = parse_inventory(text)
-        out = tmp_path / "out"
-        (tmp_path / "token").write_text("token\n", encoding="utf-8")
-        (tmp_path / "scrape-token").write_text("scrape-token\n", encoding="utf-8")
-        write_rendered(render(inventory, RenderOptions(
-            out, today, webhook_token_file=tmp_path / "token",
-            scrape_token_file=tmp_path / "scrape-token")), out)
-        bridge = create_app(BridgeConfig(f"sqlite:///{tmp_path / 'bridge.db'}", inventory,
-                                         "token", scrape_token="scrape-token"))
-        stack.enter_context(serving(bridge, ports["bridge"]))
+        ports = {name: free_port() for name in ("primary", "replica")}
+        databases = [
+            {"id": "wordpress", "engine": "mariadb",
+             "exporter": f"127.0.0.1:{ports['primary']}", "address": primary.address,
+             "exporter_username": WEB_USER, "exporter_password_file": str(password_file)},
+            {"id": "wordpress-replica", "engine": "mariadb",
+             "exporter": f"127.0.0.1:{ports['replica']}", "address": replica.address}]
         stack.enter_context(running(exporter_args(tmp_path, primary, ports["primary"],
                                                   web_config(tmp_path)),
                                     tmp_path / "exporter-primary.log"))
         stack.enter_context(running(exporter_args(tmp_path, replica, ports["replica"]),
                                     tmp_path / "exporter-replica.log"))
-        prometheus = f"http://127.0.0.1:{ports['prometheus']}"
-        process = stack.enter_context(running(
-            [binaries["prometheus"], f"--config.file={out / 'prometheus' / 'prometheus.yml'}",
-             f"--storage.tsdb.path={tmp_path / 'data'}",
-             f"--web.listen-address=127.0.0.1:{ports['prometheus']}"],
-            tmp_path / "prometheus.log"))
-        wait_for_http(f"{prometheus}/-/ready", process=process,
-                      ok=lambda response: response.status_code == 200)
+        prometheus = stack.enter_context(watching(tmp_path, databases, binaries["prometheus"]))
 
         up = wait_until(lambda: len(found := query(prometheus, 'mysql_up == 1')) == 2 and found,
                         timeout=30, message="both databases scraped and up")
@@ -201,3 +214,43 @@ def test_databases_are_scraped_with_their_labels_and_their_alerts_match_what_mar
     assert errors == []
     assert not [labels for labels in found if labels.get("client") == "acme"]
     assert not [labels for labels in found if labels["alertname"] == "DatabaseExporterDown"]
+
+
+def test_a_postgresql_database_is_scraped_with_its_labels_and_its_rules_read_its_series(
+        tmp_path: Path, binaries):
+    url = make_url(postgres_url())
+    port = free_port()
+    databases = [{"id": "app", "engine": "postgresql", "exporter": f"127.0.0.1:{port}",
+                  "address": f"{url.host}:{url.port}"}]
+    # postgres_exporter's DSN, in its environment as Debian's unit reads it from
+    # /etc/default/prometheus-postgres-exporter
+    environment = {"DATA_SOURCE_NAME": url.set(query={"sslmode": "disable"}).render_as_string(
+        hide_password=False), "PATH": "/usr/bin:/bin"}
+    exporter = [binaries["prometheus-postgres-exporter"], f"--web.listen-address=127.0.0.1:{port}"]
+    with running(exporter, tmp_path / "exporter.log", env=environment), \
+            watching(tmp_path, databases, binaries["prometheus"]) as prometheus:
+        up = wait_until(lambda: query(prometheus, "pg_up == 1"), timeout=30,
+                        message="the PostgreSQL database scraped and up")
+        # the rules' own expressions, on the real series
+        connections = wait_until(lambda: query(
+            prometheus, 'sum without (datname, state) (pg_stat_activity_count{job="postgres"})'
+                        ' / pg_settings_max_connections{job="postgres"}'), timeout=30,
+            message="the connections over max_connections")
+        hit_ratio = wait_until(lambda: query(
+            prometheus, 'sum without (datid, datname) (pg_stat_database_blks_hit{job="postgres"})'
+                        ' / sum without (datid, datname) (pg_stat_database_blks_hit{job="postgres"}'
+                        ' + pg_stat_database_blks_read{job="postgres"})'), timeout=30,
+            message="the buffer hit ratio")
+        errors = rule_errors(prometheus)
+
+    labels = up[0]["metric"]
+    assert {key: labels[key] for key in ("job", "client", "tier", "server", "database", "engine",
+                                         "instance")} == {
+        "job": "postgres", "client": "demo", "tier": "3", "server": "db1", "database": "app",
+        "engine": "postgresql", "instance": f"{url.host}:{url.port}"}
+    assert len(connections) == 1 and 0 < float(connections[0]["value"][1]) < 1
+    # the exporter's own server label does not take the place of the inventory's
+    assert connections[0]["metric"]["server"] == "db1"
+    assert connections[0]["metric"]["exported_server"] == f"{url.host}:{url.port}"
+    assert len(hit_ratio) == 1 and 0 < float(hit_ratio[0]["value"][1]) <= 1
+    assert errors == []

@@ -1,5 +1,5 @@
-"""A real MariaDB server (Debian's mariadb-server) for a test: its own data folder and port on
-127.0.0.1, a root without password, reachable on 127.0.0.1 and its socket only, stopped and discarded after the block."""
+"""A real MariaDB server (Debian's mariadb-server) for a test: its own data folder, its socket and
+a port on 127.0.0.1, root without a password; stopped after the block."""
 
 from __future__ import annotations
 
