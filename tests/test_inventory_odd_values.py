@@ -116,13 +116,13 @@ def problems_of(text: str) -> list[str]:
                  "inv.yml:12: clients[0].sites: expected a valid list, got 5",
                  id="sites that are not a list are reported"),
     pytest.param("name: ACME SARL", "name: ACME\x00SARL",
-                 "inv.yml:5: invalid YAML: character #x0000: special characters are not allowed",
+                 "inv.yml:5: invalid YAML: character #x0000: ",  # libyaml's words follow
                  id="a character YAML forbids names its line"),
     pytest.param("  name: OWL SYSTEMS", "  name: &loop {again: *loop}",
                  "inv.yml:2: provider.name: expected a valid string",
                  id="an alias inside its own anchor is reported"),
     pytest.param("  name: OWL SYSTEMS", "  name: " + "[" * 3000 + "]" * 3000,
-                 "inv.yml:2: invalid YAML: nested too deeply",
+                 "inv.yml:2: invalid YAML: exceeded maximum nesting depth",  # libyaml's limit
                  id="nesting too deep for the parser names its line"),
 ])
 def test_odd_values_are_reported_as_file_line_field_problem(old, new, expected):
