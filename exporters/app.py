@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from prometheus_client import CollectorRegistry, ProcessCollector, make_wsgi_app
+from prometheus_client.registry import Collector
 
+from exporters.collectors.schedule import ScheduleCollector
 from exporters.context import ProbeContext
 from exporters.kinds import collectors, probe_kinds
 from exporters.probe import ProbeKind, ResultCache
@@ -19,11 +21,12 @@ from owl.clock import utc_now
 from owl.inventory import Inventory
 
 
-def build_registry(cache: ResultCache, context: ProbeContext | None = None) -> CollectorRegistry:
-    """A fresh registry (never the global one): the collectors of :mod:`exporters.kinds` and
-    process metrics."""
+def build_registry(cache: ResultCache, context: ProbeContext | None = None,
+                   extra: Iterable[Collector] = ()) -> CollectorRegistry:
+    """A fresh registry (never the global one): the collectors of :mod:`exporters.kinds`,
+    ``extra`` and process metrics."""
     registry = CollectorRegistry()
-    for collector in collectors(cache, context or ProbeContext()):
+    for collector in [*collectors(cache, context or ProbeContext()), *extra]:
         registry.register(collector)
     ProcessCollector(registry=registry)
     return registry
@@ -69,7 +72,8 @@ class Exporter:
             kinds, self.cache, self.targets,
             tasks=[("refresh-data-files", DataRefresh(self.context).run, refresh)] if refresh
             else [])
-        self.registry = build_registry(self.cache, self.context)
+        self.registry = build_registry(self.cache, self.context,
+                                       [ScheduleCollector(self.scheduler.targets_per_kind)])
         self.app = make_app(self.registry)
 
     def targets(self) -> list[Target]:

@@ -74,6 +74,9 @@ class ProbeKind:
     def interval_for(self, target: Target) -> dt.timedelta:
         return self.by_tier.get(target.tier, self.interval)
 
+    def interval_seconds(self, target: Target) -> float:
+        return self.interval_for(target).total_seconds()
+
     def retry_for(self, target: Target) -> dt.timedelta:
         """The delay before the next run after a failure."""
         return min(self.retry, self.interval_for(target))
@@ -93,6 +96,7 @@ class ProbeRun:
     result: ProbeResult
     started_at: float
     duration: float
+    interval: float  # seconds between the kind's runs on the target, at its tier
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,7 @@ class ResultCache:
                 if elapsed > flight.kind.timeout:
                     latest[key] = ProbeRun(key[0], flight.target, ProbeResult.failed(
                         f"still running after {elapsed:.1f}s (timeout {flight.kind.timeout}s)"),
-                        flight.started_at, elapsed)
+                        flight.started_at, elapsed, flight.kind.interval_seconds(flight.target))
         return [latest[key] for key in sorted(latest) if probe is None or key[0] == probe]
 
 
@@ -159,7 +163,7 @@ def run_probe(kind: ProbeKind, target: Target, cache: ResultCache,
         result = ProbeResult.failed(f"took {duration:.1f}s, over its {kind.timeout}s timeout")
     if not result.success:
         log.info("probe %s on %s failed: %s", kind.name, target.key, result.error)
-    run = ProbeRun(kind.name, target, result, started_at, duration)
+    run = ProbeRun(kind.name, target, result, started_at, duration, kind.interval_seconds(target))
     cache.finish(run)
     return run
 

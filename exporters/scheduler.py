@@ -106,6 +106,14 @@ class ProbeScheduler:
     def job_ids(self) -> list[str]:
         return sorted(self._jobs)
 
+    def targets_per_kind(self) -> dict[str, int]:
+        """How many targets each kind probes now (0 for a kind with none)."""
+        counts = dict.fromkeys((kind.name for kind in self.kinds), 0)
+        for job_id in list(self._jobs):
+            kind = job_id.split(":", 1)[0]
+            counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
     def next_run(self, job_id: str) -> dt.datetime | None:
         job = self._scheduler.get_job(job_id) if self._scheduler else None
         return job.next_run_time if job else None

@@ -32,7 +32,7 @@ from exporters.probes.vulnerabilities import VulnerabilityReport
 from exporters.targets import Target
 from exporters.vulndb.match import Match
 from exporters.vulndb.model import Vulnerability
-from owl.inventory import BackupPolicy, Probes, parse_inventory
+from owl.inventory import DEFAULT_PROBE_INTERVALS, BackupPolicy, Probes, parse_inventory
 from tests.fixtures.sites.support import client, inventory_text
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "exporter"
@@ -116,7 +116,8 @@ def fixed_cache() -> ResultCache:
                            ("backup", backup_results()), ("shop", shop_results()),
                            ("domain", domain_results())):
         for key, result in results.items():
-            cache.finish(ProbeRun(probe, by_target[key], result, STARTED, 0.5))
+            cache.finish(ProbeRun(probe, by_target[key], result, STARTED, 0.5,
+                                  DEFAULT_PROBE_INTERVALS[probe].total_seconds()))
     hanging = ProbeKind("domain", lambda target: ProbeResult.ok(), dt.timedelta(hours=1), 5.0)
     cache.begin(hanging, by_target["beta/blog"], STARTED, MONOTONIC - 7)
     return cache

@@ -3,6 +3,9 @@
 import datetime as dt
 import threading
 
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
 from exporters.app import Exporter
 from exporters.probe import ProbeKind, ProbeResult
 from exporters.scheduler import MAX_PROBE_THREADS, jitter_seconds, pool_size
@@ -139,3 +142,34 @@ def test_the_default_kinds_are_scheduled_from_the_inventory():
     cms = next(kind for kind in exporter.scheduler.kinds if kind.name == "cms")
     assert cms.interval_for(exporter.targets()[0]) == dt.timedelta(minutes=30)
     assert cms.interval == dt.timedelta(hours=2)
+
+
+def test_each_run_exports_its_tier_s_interval_and_each_kind_its_target_count():
+    inventory = parse_inventory(inventory_text(
+        client("small", {"www": "http://127.0.0.1:9/"}, tier=1),
+        client("big", {"www": "http://127.0.0.1:9/"}, tier=4)))
+    schedule = ProbeSchedule(interval=dt.timedelta(hours=6), by_tier={4: dt.timedelta(hours=1)})
+    everywhere = ProbeKind("everywhere", lambda target: ProbeResult.ok(), dt.timedelta(days=1),
+                           timeout=5).scheduled(schedule)
+    tier2 = ProbeKind("tier2", lambda target: ProbeResult.ok(), dt.timedelta(days=1), timeout=5,
+                      min_tier=2)
+    nowhere = ProbeKind("nowhere", lambda target: ProbeResult.ok(), dt.timedelta(days=1),
+                        timeout=5, target_kind="server")
+    exporter = Exporter(inventory, (everywhere, tier2, nowhere))
+    exporter.start()
+    try:
+        wait_until(lambda: len(exporter.cache.runs()) == 3, timeout=5, interval=0.05,
+                   message="first runs")
+        text = generate_latest(exporter.registry).decode()
+    finally:
+        exporter.stop()
+    samples = {(family.name, tuple(sorted(sample.labels.items()))): sample.value
+               for family in text_string_to_metric_families(text) for sample in family.samples}
+    assert samples[("owl_probe_interval_seconds", (("client", "small"), ("probe", "everywhere"),
+                                                   ("site", "www")))] == 6 * 3600
+    assert samples[("owl_probe_interval_seconds", (("client", "big"), ("probe", "everywhere"),
+                                                   ("site", "www")))] == 3600
+    assert samples[("owl_probe_interval_seconds", (("client", "big"), ("probe", "tier2"),
+                                                   ("site", "www")))] == 86400
+    assert {labels[0][1]: value for (name, labels), value in samples.items()
+            if name == "owl_probe_targets"} == {"everywhere": 2, "tier2": 1, "nowhere": 0}

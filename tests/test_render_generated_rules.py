@@ -89,16 +89,6 @@ def test_monitoring_ends_at_local_midnight_of_the_termination_day_or_the_trial_e
     ]
 
 
-def test_probe_intervals_follow_the_inventory_schedules_at_each_client_s_tier():
-    intervals = {(rule["labels"]["client"], rule["labels"]["probe"]): rule["expr"]
-                 for rule in rules_of("owl-generated-probe-schedules")}
-    assert intervals[("big", "shop")] == "vector(300)"
-    assert intervals[("leaving", "shop")] == "vector(900)"
-    assert intervals[("trying", "cms")] == "vector(21600)"
-    assert intervals[("big", "domain")] == "vector(86400)"
-    assert {client for client, _ in intervals} == {"big", "leaving", "trying"}  # empty: no target
-
-
 def test_the_render_writes_this_year_and_the_next_under_a_header():
     [(path, text)] = render_generated_rules(parse_inventory(INVENTORY),
                                             dt.date(2025, 7, 15)).items()

@@ -15,6 +15,9 @@ class ProbeStatusCollector(CacheCollector):
     - ``owl_probe_duration_seconds{probe, client, site|server}``: how long the latest run took.
     - ``owl_probe_last_run_timestamp_seconds{probe, client, site|server}``: when it started (Unix
       time).
+    - ``owl_probe_interval_seconds{probe, client, site|server}``: how often the kind runs on the
+      target, at its client's tier (``provider.probes``): ``OwlProbeStale`` compares the age of
+      the latest run with it, so that no rule per client is needed.
 
     Targets not yet probed since the exporter started have no series.
     """
@@ -27,13 +30,16 @@ class ProbeStatusCollector(CacheCollector):
                            "How long the latest run of the probe took."),
             AnyTargetGauge("owl_probe_last_run_timestamp_seconds",
                            "When the latest run of the probe started, in Unix time."),
+            AnyTargetGauge("owl_probe_interval_seconds",
+                           "How often the probe runs on the target, at its client's tier."),
         )
 
     def collect(self) -> Iterable[AnyTargetGauge]:
-        success, duration, last_run = families = self.families()
+        success, duration, last_run, interval = families = self.families()
         for run in self.cache.runs():
             labels = {"probe": run.probe, **run.target.labels()}
             success.add(labels, 1 if run.result.success else 0)
             duration.add(labels, run.duration)
             last_run.add(labels, run.started_at)
+            interval.add(labels, run.interval)
         return families

@@ -16,9 +16,10 @@ covers (this year and the next, like the holidays of the Alertmanager configurat
   stops (``terminated_on``, or the end of a tier-0 trial), for every client that has one. The
   bridge's ``owl_client_contract_info`` says ``status="terminated"`` from the day the termination
   is *decided* and ``status="trial"`` after the trial is over; this series says when monitoring
-  actually stops, by Prometheus' own clock, even if nobody re-renders on that day;
-- ``owl:probe_interval:seconds{client, probe}``: how often the owl exporter runs each probe kind
-  for the client's tier (``provider.probes``), so that ``OwlProbeStale`` needs no constant.
+  actually stops, by Prometheus' own clock, even if nobody re-renders on that day.
+
+How often each probe runs for a client is not a rule: the owl exporter exports it beside each run
+(``owl_probe_interval_seconds``), so the rule count does not grow with the clients.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from owl.inventory import PROBE_KINDS, Client, Inventory
+from owl.inventory import Client, Inventory
 from owl.render.prometheus import RULES_DIR
 from owl.render.serialize import GENERATED_HEADER, to_yaml
 
@@ -39,8 +40,8 @@ def render_generated_rules(inventory: Inventory, today: dt.date) -> dict[str, st
 
 
 HEADER = """\
-# Calendar months in the provider's timezone, contract ends and probe schedules, as recording
-# rules: see owl/render/generated_rules.py.
+# Calendar months in the provider's timezone and contract ends, as recording rules: see
+# owl/render/generated_rules.py.
 """
 
 
@@ -49,7 +50,6 @@ def generated_rules(inventory: Inventory, years: list[int]) -> dict:
     return {"groups": [
         {"name": "owl-generated-calendar", "rules": calendar_rules(timezone, years)},
         {"name": "owl-generated-contracts", "rules": monitoring_end_rules(inventory)},
-        {"name": "owl-generated-probe-schedules", "rules": probe_interval_rules(inventory)},
     ]}
 
 
@@ -95,18 +95,3 @@ def monitoring_end_rules(inventory: Inventory) -> list[dict]:
              "labels": {"client": client.id}}
             for client in inventory.clients if (end := monitoring_end(client))]
 
-
-def probe_interval_rules(inventory: Inventory) -> list[dict]:
-    """For clients with something to probe: every probe kind's interval at their tier."""
-    probes = inventory.provider.probes
-    rules = []
-    for client in inventory.clients:
-        if not (client.sites or client.servers):
-            continue
-        for kind in PROBE_KINDS:
-            schedule = getattr(probes, kind)
-            interval = schedule.by_tier.get(client.contract.tier, schedule.interval)
-            rules.append({"record": "owl:probe_interval:seconds",
-                          "expr": f"vector({int(interval.total_seconds())})",
-                          "labels": {"client": client.id, "probe": kind}})
-    return rules
