@@ -61,11 +61,53 @@ def downtime_minutes(selector: str) -> str:
             f"- sum_over_time({AVAILABILITY_1M}{{{selector}}}[$__range]))")
 
 
+# What the database rules compare (alert_rules/databases.yml), for any selector: the rules pass
+# theirs (job="mysqld", job="postgres"), the servers dashboard adds the client, server and
+# database variables; tests/test_dashboards.py checks each rule still holds these words.
+def mysql_connections_used(selector: str) -> str:
+    return (f"mysql_global_status_threads_connected{{{selector}}} "
+            f"/ mysql_global_variables_max_connections{{{selector}}}")
+
+
+def postgres_connections_used(selector: str) -> str:
+    return (f"sum without (datname, state) (pg_stat_activity_count{{{selector}}}) "
+            f"/ pg_settings_max_connections{{{selector}}}")
+
+
+def mysql_slow_queries_per_minute(selector: str) -> str:
+    return f"rate(mysql_global_status_slow_queries{{{selector}}}[1h]) * 60"
+
+
+def mysql_tables_to_optimise(selector: str) -> str:
+    """One series per table whose free space is over 100 MiB and a fifth of its size."""
+    size = "mysql_info_schema_table_size"
+    return (f'({size}{{{selector}, component="data_free"}} > 104857600) / ignoring(component) '
+            f'({size}{{{selector}, component="data_length"}} + ignoring(component) '
+            f'{size}{{{selector}, component="index_length"}}) > 0.2')
+
+
+def mysql_buffer_pool_hit_ratio(selector: str) -> str:
+    pool = "mysql_global_status_innodb_buffer_pool"
+    return (f"1 - rate({pool}_reads{{{selector}}}[1h]) "
+            f"/ rate({pool}_read_requests{{{selector}}}[1h])")
+
+
+def postgres_buffer_pool_hit_ratio(selector: str) -> str:
+    hit = f"rate(pg_stat_database_blks_hit{{{selector}}}[1h])"
+    read = f"rate(pg_stat_database_blks_read{{{selector}}}[1h])"
+    return (f"sum without (datid, datname) ({hit}) "
+            f"/ sum without (datid, datname) ({hit} + {read})")
+
+
 CLIENT = 'client="$client"'
 CLIENTS = 'client=~"$client"'  # the on-call dashboard: several clients, or all
 SITES = 'site=~"$site"'
 SERVERS = 'server=~"$server"'
 HTTP = 'job="blackbox_http"'
+DATABASES = 'database=~"$database"'
+MYSQLD = 'job="mysqld"'
+POSTGRES = 'job="postgres"'
+DATABASE_EXPORTERS = 'job=~"mysqld|postgres"'
 
 
 # --- small vocabulary on top of the SDK builders ---------------------------------------------
@@ -101,6 +143,8 @@ UP_DOWN = value_text({"1": ("Up", "green"), "0": ("Down", "red")})
 OK_FAILED = value_text({"1": ("OK", "green"), "0": ("Failed", "red")})
 YES_NO_BAD = value_text({"1": ("Yes", "red"), "0": ("No", "green")})
 YES_NO_GOOD = value_text({"1": ("Yes", "green"), "0": ("No", "red")})
+AVAILABLE = value_text({"1": ("Disponible", "green"), "0": ("Indisponible", "red")})
+RUNNING = value_text({"1": ("En marche", "green"), "0": ("Arrêté", "red")})
 GREEN = steps("green")
 OK_IS_ONE = steps("red", (1, "green"))
 ONE_IS_BAD = steps("green", (1, "red"))
@@ -591,6 +635,70 @@ def on_call() -> builders.Dashboard:
 
 # --- Servers ------------------------------------------------------------------------------------
 
+def _database_selector(job: str) -> str:
+    return f"{job}, {CLIENT}, {SERVERS}, {DATABASES}"
+
+
+def _databases() -> list[Spec]:
+    """The row of database health: what alert_rules/databases.yml watches, per database. A
+    site's own database has no server label: ``server=~".*"`` (every server) matches it, a
+    chosen server does not."""
+    mysql, postgres = _database_selector(MYSQLD), _database_selector(POSTGRES)
+    exporters = _database_selector(DATABASE_EXPORTERS)
+    return [
+        Spec("stat", "État des bases",
+             "Si chaque base accepte la connexion de son exportateur (mysql_up, pg_up), et si "
+             "Prometheus joint l'exportateur lui-même.",
+             [Query(f"max by (database) (mysql_up{{{mysql}}} or pg_up{{{postgres}}})",
+                    "{{database}}"),
+              Query(f"min by (database) (up{{{exporters}}})", "exportateur {{database}}")],
+             "none", OK_IS_ONE, w=8, h=5, mappings=AVAILABLE),
+        Spec("bargauge", "Connexions utilisées",
+             "Connexions ouvertes sur max_connections. Au-delà de 85 % pendant 10 minutes, une "
+             "alerte est levée ; à 100 %, les nouvelles connexions sont refusées et les sites "
+             "tombent en erreur.",
+             [Query(f"max by (database) ({mysql_connections_used(mysql)} "
+                    f"or {postgres_connections_used(postgres)})", "{{database}}")],
+             "percentunit", steps("green", (0.85, "orange"), (0.95, "red")), w=8, h=5,
+             minimum=0, maximum=1),
+        Spec("stat", "Tables à optimiser",
+             "Tables dont l'espace libre dépasse 100 Mio et le cinquième de leur taille : "
+             "OPTIMIZE TABLE le rendrait. MySQL et MariaDB (non mesuré pour PostgreSQL).",
+             [Query(f"count by (database) ({mysql_tables_to_optimise(mysql)}) "
+                    f"or count by (database) (mysql_info_schema_table_size"
+                    f'{{{mysql}, component="data_free"}}) * 0', "{{database}}")],
+             "short", ANY_IS_BAD, w=8, h=5),
+        Spec("timeseries", "Requêtes lentes par minute",
+             "Requêtes plus longues que long_query_time, par minute, en moyenne sur l'heure "
+             "écoulée ; le journal des requêtes lentes les nomme. MySQL et MariaDB.",
+             [Query(f"max by (database) ({mysql_slow_queries_per_minute(mysql)})",
+                    "{{database}}", instant=False)],
+             "opm", steps("green", (1, "orange")), w=12, h=7, minimum=0),
+        Spec("timeseries", "Lectures servies par la mémoire",
+             "Part des lectures servies par le cache de la base (buffer pool d'InnoDB, "
+             "shared_buffers de PostgreSQL) sur l'heure écoulée. Sous 95 %, le cache est trop "
+             "petit : les lectures sur disque ralentissent les sites.",
+             [Query(f"max by (database) ({mysql_buffer_pool_hit_ratio(mysql)} "
+                    f"or {postgres_buffer_pool_hit_ratio(postgres)})", "{{database}}",
+                    instant=False)],
+             "percentunit", steps("red", (0.95, "green")), w=12, h=7, maximum=1),
+        Spec("stat", "Réplication",
+             "Les deux threads de chaque réplique : IO lit le journal du primaire, SQL "
+             "l'applique. Un thread arrêté, et la copie vieillit. MySQL et MariaDB.",
+             [Query(f"min by (database) (mysql_slave_status_slave_io_running{{{mysql}}})",
+                    "{{database}} IO"),
+              Query(f"min by (database) (mysql_slave_status_slave_sql_running{{{mysql}}})",
+                    "{{database}} SQL")],
+             "none", OK_IS_ONE, w=12, h=7, mappings=RUNNING),
+        Spec("timeseries", "Retard de réplication",
+             "Retard de chaque réplique sur son primaire (Seconds_Behind_Master). Au-delà de "
+             "5 minutes pendant 10 minutes, une alerte est levée. MySQL et MariaDB.",
+             [Query(f"max by (database) (mysql_slave_status_seconds_behind_master{{{mysql}}})",
+                    "{{database}}", instant=False)],
+             "s", steps("green", (300, "orange")), w=12, h=7, minimum=0),
+    ]
+
+
 def servers() -> builders.Dashboard:
     node = f'job="node", {CLIENT}, {SERVERS}'
     filesystems = f'{node}, fstype!~"tmpfs|ramfs|squashfs|nsfs|devtmpfs|fuse.*"'
@@ -652,12 +760,15 @@ def servers() -> builders.Dashboard:
     return _layout(
         _dashboard("owl-servers", "Servers",
                    "The client's servers: reachability, resources (node_exporter), pending OS "
-                   "updates and reboots.", "now-24h")
+                   "updates and reboots, and the health of the databases.", "now-24h")
         .with_variable(_client_variable())
         .with_variable(_multi_variable(
             "server", "Server",
-            f'label_values({{job=~"node|blackbox_ssh", {CLIENT}}}, server)')),
-        [("Status", status), ("Resources", resources)])
+            f'label_values({{job=~"node|blackbox_ssh|mysqld|postgres", {CLIENT}}}, server)'))
+        .with_variable(_multi_variable(
+            "database", "Base de données",
+            f"label_values({{{DATABASE_EXPORTERS}, {CLIENT}, {SERVERS}}}, database)")),
+        [("Status", status), ("Resources", resources), ("Bases de données", _databases())])
 
 
 # --- files --------------------------------------------------------------------------------------

@@ -48,13 +48,24 @@ SHARED_GRAFANA = REPO.parent / "shared" / "grafana"
 SCHEMAS = {"Grafana 11.6": "dashboard.v11.6.schema.json", "Grafana 12.3": "dashboard.schema.json"}
 DASHBOARDS = load_dashboards()
 # What promtool is given for Grafana's variables: any value of the right kind will do.
-SAMPLE_VALUES = {"client": "demo", "site": ".*", "server": ".*", "month": "0d",
+SAMPLE_VALUES = {"client": "demo", "site": ".*", "server": ".*", "database": ".*",
+                 "month": "0d",
                  "__range": "3600s", "__range_s": "3600", "__range_ms": "3600000",
                  "__interval": "15s", "__interval_ms": "15000", "__rate_interval": "1m"}
 NAMED_SERIES_PANELS = ("timeseries", "bargauge")  # panels with a legend of their own
 EXAMPLE_INVENTORY = REPO / "examples" / "inventory.yml"
 DATA_FIELD = re.compile(r'\$\{__data\.fields\["(\w+)"\]\}')  # a data link's field of the row
 GROUPING_LABELS = re.compile(r"\bby \(([^)]*)\)")
+DATABASE_RULES = REPO / "alert_rules" / "databases.yml"
+# (alert, engine's job, what its rule compares): a panel of the servers dashboard draws the same
+DATABASE_EXPRESSIONS = [
+    ("DatabaseConnectionsNearLimit", build.MYSQLD, build.mysql_connections_used),
+    ("DatabaseConnectionsNearLimit", build.POSTGRES, build.postgres_connections_used),
+    ("DatabaseSlowQueriesRising", build.MYSQLD, build.mysql_slow_queries_per_minute),
+    ("DatabaseTablesNeedOptimising", build.MYSQLD, build.mysql_tables_to_optimise),
+    ("DatabaseBufferPoolHitRatioLow", build.MYSQLD, build.mysql_buffer_pool_hit_ratio),
+    ("DatabaseBufferPoolHitRatioLow", build.POSTGRES, build.postgres_buffer_pool_hit_ratio),
+]
 
 
 def defined_variables(dashboard: dict) -> set[str]:
@@ -282,6 +293,39 @@ def test_every_selector_of_a_client_dashboard_names_the_client(name):
                   for metric, matchers in selectors(query.expr)
                   if 'client="$client"' not in matchers]
     assert unfiltered == []
+
+
+# --- the database row draws what the database rules compare -------------------------------------
+
+def without_spaces(promql: str) -> str:
+    return re.sub(r"\s+", "", promql)
+
+
+def database_rule(alert: str) -> str:
+    groups = yaml.safe_load(DATABASE_RULES.read_text(encoding="utf-8"))["groups"]
+    [rule] = [rule for group in groups for rule in group["rules"] if rule.get("alert") == alert]
+    return rule["expr"]
+
+
+@pytest.mark.parametrize("alert, job, expression", DATABASE_EXPRESSIONS,
+                         ids=[f"{alert}-{job}" for alert, job, _ in DATABASE_EXPRESSIONS])
+def test_a_database_panel_draws_what_its_alert_rule_compares(alert, job, expression):
+    assert without_spaces(expression(job)) in without_spaces(database_rule(alert))
+    drawn = [query.expr for query in panel_queries("servers.json", DASHBOARDS["servers.json"])]
+    selector = f'{job}, client="$client", server=~"$server", database=~"$database"'
+    assert any(without_spaces(expression(selector)) in without_spaces(expr) for expr in drawn)
+
+
+def test_the_database_row_reads_both_engines_where_both_have_the_metric():
+    row = [panel for panel in DASHBOARDS["servers.json"]["panels"]
+           if panel["type"] == "row" and panel["title"] == "Bases de données"]
+    assert row, "the servers dashboard has no database row"
+    database_panels = [panel for panel in panels(DASHBOARDS["servers.json"])
+                       if panel["gridPos"]["y"] > row[0]["gridPos"]["y"]]
+    both = {panel["title"] for panel in database_panels
+            if any("mysql_" in target["expr"] and "pg_" in target["expr"]
+                   for target in panel["targets"])}
+    assert both == {"État des bases", "Connexions utilisées", "Lectures servies par la mémoire"}
 
 
 # --- how Grafana's variables and ranges are read ------------------------------------------------

@@ -5,9 +5,12 @@ exporter and the bridge on free ports with 2-second intervals. The client ``demo
 panel shows: the demo shop (WordPress + WooCommerce) and a fixture WordPress 5.8.1 with known
 vulnerabilities, an HTTPS site whose certificate a test CA signs (blackbox_exporter trusts it
 through ``SSL_CERT_FILE``), an RDAP server for its domain, and a server: an SSH banner, a backup
-status file, and node_exporter with the textfile written by the apt collector of Debian's
+status file, node_exporter with the textfile written by the apt collector of Debian's
 prometheus-node-exporter-collectors (pending upgrades of this machine, reboot required), as its
-systemd timer writes it on a managed server. Incidents come through the real
+systemd timer writes it on a managed server, and two databases: a MariaDB primary and its
+replica (Debian's mariadb-server), each watched by Debian's mysqld_exporter. The PostgreSQL
+halves of the database panels are evaluated apart, on postgres_exporter watching the tests'
+PostgreSQL server. Incidents come through the real
 Alertmanager in two waves, so that counters and the acknowledgement histogram *increase* within
 the panels' ranges: critical ones started 5 hours ago (so breached on arrival, 24/7 contract),
 a major one still pending, minor ones acknowledged.
@@ -35,12 +38,15 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 import requests
+from sqlalchemy.engine import make_url
 
 from dashboards import CLIENT_DASHBOARDS
 from dashboards.queries import (
@@ -54,7 +60,10 @@ from dashboards.queries import (
 )
 from tests.fixtures.sites.support import serving
 from tests.support.binaries import require_binary
+from tests.support.databases import postgres_url
+from tests.support.mariadb import running_mariadb
 from tests.support.processes import free_port, running, wait_until
+from tests.test_databases_live import GRANTS, exporter_args, replicate, watching
 
 SCRAPE_SECONDS = 2
 # Grafana draws about this many points across a panel: $__interval = range / points
@@ -116,6 +125,7 @@ clients:
         node_exporter: 127.0.0.1:{node}
         backups:
           - {{id: nightly, tool: status_file, repository: {status_file}}}
+        databases: {databases}
   - id: acme
     name: ACME SARL
     contract: {{tier: 1, monthly_fee: "450.00", quote: DEV-2, start: 2025-06-01}}
@@ -202,6 +212,28 @@ def _apt_textfile(folder: Path) -> Path:
     return folder
 
 
+@contextmanager
+def _replicated_mariadb(folder: Path) -> Iterator[list[dict]]:
+    """A MariaDB primary and its replica, each watched by mysqld_exporter: yields them as the
+    inventory's databases of a server."""
+    with ExitStack() as stack:
+        primary = stack.enter_context(running_mariadb(
+            folder / "primary", "--server-id=1", f"--log-bin={folder / 'primary' / 'bin'}",
+            "--binlog-format=ROW"))
+        replica = stack.enter_context(running_mariadb(folder / "replica", "--server-id=2"))
+        for server in (primary, replica):  # each its own exporter user: not replicated
+            server.sql("SET sql_log_bin = 0; " + GRANTS)
+        replicate(primary, replica)
+        databases = []
+        for name, server in (("wordpress", primary), ("wordpress-replica", replica)):
+            port = free_port()
+            stack.enter_context(running(exporter_args(folder, server, port),
+                                        folder / f"mysqld_exporter-{name}.log"))
+            databases.append({"id": name, "engine": "mariadb",
+                              "exporter": f"127.0.0.1:{port}", "address": server.address})
+        yield databases
+
+
 def _certificates(folder: Path) -> tuple[Path, Path, Path]:
     """A test CA and a certificate for 127.0.0.1 it signed, valid 20 days: (ca, cert, key)."""
     openssl = "openssl"
@@ -268,12 +300,13 @@ def stack(tmp_path_factory, installed_owl):
     textfiles = _apt_textfile(tmp / "textfiles")
     with serving("wordpress-5.8.1") as blog, running(
             [node_exporter, f"--web.listen-address=127.0.0.1:{ports['node']}",
-             f"--collector.textfile.directory={textfiles}"], tmp / "node_exporter.log"):
+             f"--collector.textfile.directory={textfiles}"], tmp / "node_exporter.log"), \
+            _replicated_mariadb(tmp / "databases") as databases:
         inventory = tmp / "inventory.yml"
         inventory.write_text(INVENTORY.format(
             **ports, scrape=SCRAPE_SECONDS, https=https.server_address[1],
             rdap=rdap.server_address[1], blog=blog.url, status_file=status_file,
-            vulndb=vulndb))
+            vulndb=vulndb, databases=json.dumps(databases)))
         state = tmp / "state"
         log_path = tmp / "owl-up.log"
         environment = {**os.environ, "SSL_CERT_FILE": str(ca), "REQUESTS_CA_BUNDLE": str(ca)}
@@ -380,7 +413,7 @@ def variable_values(query: PanelQuery, start: dt.datetime, end: dt.datetime) -> 
     seconds = (end - start).total_seconds()
     interval = max(seconds / MAX_DATA_POINTS, SCRAPE_SECONDS)
     return {"client": "demo" if query.dashboard in CLIENT_DASHBOARDS else ".*",
-            "site": ".*", "server": ".*", "month": "0d",
+            "site": ".*", "server": ".*", "database": ".*", "month": "0d",
             "__range": prometheus_duration(seconds), "__range_s": str(int(seconds)),
             "__range_ms": str(int(seconds * 1000)),
             "__interval": prometheus_duration(interval),
@@ -401,18 +434,20 @@ def shows_something(data: dict) -> bool:
     return any(math.isfinite(float(value)) for value in values)
 
 
-def evaluate(stack: Stack, dashboards: dict, query: PanelQuery) -> bool:
+def panel_data(prometheus: str, dashboards: dict, query: PanelQuery) -> dict:
+    """What Prometheus answers Grafana for this panel query."""
     now = dt.datetime.now(dt.timezone.utc)
     start, end = panel_range(query, dashboards[query.dashboard], now)
     values = variable_values(query, start, end)
     expr = expand(query.expr, values)
     if query.instant:
-        data = _query(stack.prometheus, expr, time=end.timestamp())
-    else:
-        step = max((end - start).total_seconds() / MAX_DATA_POINTS, SCRAPE_SECONDS)
-        data = _query(stack.prometheus, expr, start=start.timestamp(), end=end.timestamp(),
-                      step=step)
-    return shows_something(data)
+        return _query(prometheus, expr, time=end.timestamp())
+    step = max((end - start).total_seconds() / MAX_DATA_POINTS, SCRAPE_SECONDS)
+    return _query(prometheus, expr, start=start.timestamp(), end=end.timestamp(), step=step)
+
+
+def evaluate(stack: Stack, dashboards: dict, query: PanelQuery) -> bool:
+    return shows_something(panel_data(stack.prometheus, dashboards, query))
 
 
 def absent_metrics(stack: Stack, query: PanelQuery) -> set[str]:
@@ -448,3 +483,38 @@ def test_every_panel_returns_data_for_a_client_that_has_data(stack):
             report.append(f"  {name}: {who}")
     print("\n".join(report))
     assert not wrong and not awaited, "\n".join(report)
+
+
+# --- the PostgreSQL halves of the database panels --------------------------------------------
+
+def databases_shown(data: dict) -> set[str]:
+    """The ``database`` of each series (of a vector or a matrix) with a finite value."""
+    def finite(series: dict) -> bool:
+        samples = series["values"] if "values" in series else [series["value"]]
+        return any(math.isfinite(float(value)) for _, value in samples)
+    return {series["metric"].get("database") for series in data["result"] if finite(series)}
+
+
+def test_the_database_panels_that_read_postgresql_show_a_postgresql_database(tmp_path):
+    prometheus_binary = require_binary("prometheus")
+    url = make_url(postgres_url())
+    port = free_port()
+    databases = [{"id": "app", "engine": "postgresql", "exporter": f"127.0.0.1:{port}",
+                  "address": f"{url.host}:{url.port}"}]
+    # the DSN in postgres_exporter's environment, as Debian's unit reads it
+    environment = {"DATA_SOURCE_NAME": url.set(query={"sslmode": "disable"}).render_as_string(
+        hide_password=False), "PATH": "/usr/bin:/bin"}
+    exporter = [require_binary("prometheus-postgres-exporter"),
+                f"--web.listen-address=127.0.0.1:{port}"]
+    dashboards = load_dashboards()
+    queries = [query for query in panel_queries("servers.json", dashboards["servers.json"])
+               if any(name.startswith("pg_") for name in metric_names(query.expr))]
+    assert queries, "no panel of the servers dashboard reads PostgreSQL"
+    with running(exporter, tmp_path / "postgres_exporter.log", env=environment), \
+            watching(tmp_path, databases, prometheus_binary) as prometheus:
+        # three scrapes: two samples in every rate's window, whatever the alignment
+        wait_until(lambda: _query(prometheus, 'count_over_time(pg_up{database="app"}[1h]) >= 3')
+                   ["result"], timeout=60, message="three scrapes of the PostgreSQL database")
+        not_showing_it = [query.name for query in queries if "app" not in databases_shown(
+            panel_data(prometheus, dashboards, query))]
+    assert not_showing_it == []
