@@ -17,9 +17,15 @@ Three processes, so that each one's CPU and memory are its own:
   those sites (100 clients of tiers 1 to 4, ten sites each; shops of tier 3 and up have a
   ``checkout``), with the vulnerability database of the test fixtures, its scheduler started as
   ``owl exporter`` starts it; the cycle ends when every (probe kind, site) job has run once. It
-  prints wall time, CPU seconds and peak RSS. It runs twice: with every kind (the cycle: ``cms``,
-  ``vulnerabilities`` on tier 2 and up, ``shop`` on the checkouts), then with the ``cms`` kind
-  alone (detection only, what whatweb does);
+  prints wall time, CPU seconds and peak RSS. It runs three times: with every kind of
+  ``exporters.kinds.PROBES`` that applies (the cycle: ``cms`` and ``content`` everywhere,
+  ``vulnerabilities`` and ``tls`` on tier 2 and up, ``shop`` on the checkouts), again with every
+  probe fetching for itself (as before issue 14's item 4: no shared ``FetchCache``), then with
+  the ``cms`` kind alone (detection only, what whatweb does);
+
+Most sites (:data:`HTTPS_SHARE`) are served over HTTPS with a certificate from a CA made at bench
+start; the exporter trusts it as its system trust store (``SSL_CERT_FILE``, ``REQUESTS_CA_BUNDLE``).
+The sites' server counts each site's HTTP requests, connections and TLS handshakes per run.
 - **whatweb** (Debian package) on a sample of the same sites, in one invocation
   (``--aggression 1``: one request per site plus redirects), CPU from the children's rusage.
 
@@ -42,7 +48,9 @@ import json
 import mimetypes
 import random
 import resource
+import os
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -105,6 +113,14 @@ SHOP_APIS = {
 CHECKOUT_MIN_TIER = 3
 PROVIDER_PATH = "/v3/"  # the payment provider's script, as js.stripe.com/v3/
 MIX_SEED = 4
+# HTTPS: most client sites are served over HTTPS (an assumption, not a measured share); those get
+# the ``tls`` probe on tier 2 and up. Their servers' TLS setup (one self-signed CA made at bench
+# start, a leaf for 127.0.0.1 signed by it): ``modern`` is Python's server defaults (TLS 1.2+,
+# ECDHE suites, CBC among them); ``legacy`` also accepts RSA key exchange (no forward secrecy),
+# as older shared hosting still does.
+HTTPS_SHARE = 0.9
+LEGACY_TLS_SHARE = 0.2  # of the HTTPS sites
+HTTPS_SEED = 7
 TARGETS = {"wall_seconds": 60.0, "peak_rss_mb": 300.0}
 WHATWEB_CMS = {"WordPress": "wordpress", "Drupal": "drupal", "Joomla": "joomla",
                "PrestaShop": "prestashop", "Magento": "magento"}
@@ -122,6 +138,81 @@ def site_folders(count: int) -> list[str]:
     names = [name for name in MIX for _ in range(numbers[name])]
     random.Random(MIX_SEED).shuffle(names)
     return names
+
+
+def site_schemes(count: int) -> list[str | None]:
+    """Per site: None (plain HTTP), ``"modern"`` or ``"legacy"`` (HTTPS, its TLS setup), drawn
+    with a fixed seed in the shares :data:`HTTPS_SHARE` and :data:`LEGACY_TLS_SHARE`."""
+    draw = random.Random(HTTPS_SEED)
+    schemes = []
+    for _ in range(count):
+        https, legacy = draw.random() < HTTPS_SHARE, draw.random() < LEGACY_TLS_SHARE
+        schemes.append(("legacy" if legacy else "modern") if https else None)
+    return schemes
+
+
+def site_url(port: int, scheme: str | None) -> str:
+    return f"{'https' if scheme else 'http'}://127.0.0.1:{port}/"
+
+
+def make_certificates(folder: Path) -> dict[str, str]:
+    """A CA and a leaf for 127.0.0.1 (RSA 2048, SHA-256, as most sites' certificates), written
+    to ``folder``: the paths of ``ca`` (the bundle the probes trust), ``cert`` and ``key``."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "owl bench CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=30))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False,
+                                       False), critical=True)
+          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()),
+                         critical=False)
+          .sign(ca_key, hashes.SHA256()))
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    leaf = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {"ca": folder / "ca.pem", "cert": folder / "leaf.pem", "key": folder / "leaf.key"}
+    paths["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths["cert"].write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
+    paths["key"].write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    return {name: str(path) for name, path in paths.items()}
+
+
+def server_contexts(certificates: dict[str, str]) -> dict[str, "ssl.SSLContext"]:
+    """The sites' TLS setups (:data:`HTTPS_SHARE`): ``modern`` and ``legacy``."""
+    import ssl
+
+    contexts = {}
+    for name in ("modern", "legacy"):
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(certificates["cert"], certificates["key"])
+        if name == "legacy":
+            context.set_ciphers("DEFAULT:kRSA:!aNULL:!eNULL:@SECLEVEL=1")
+        contexts[name] = context
+    return contexts
 
 
 def tier_of(index: int) -> int:
@@ -237,13 +328,33 @@ def _shop_summary(shops: dict[int, object], platform_of: dict[int, str]) -> dict
     return summary
 
 
-async def _serve(count: int, ports_file: Path):
+async def _serve(count: int, ports_file: Path, certificates: dict[str, str]):
     resource.setrlimit(resource.RLIMIT_NOFILE, (20000, resource.getrlimit(
         resource.RLIMIT_NOFILE)[1]))
     loaded = {kind.folder: _load_site(SITES_DIR / kind.folder) for kind in MIX.values()}
     shops: dict[int, object] = {}  # site index -> its fake shop
     platform_of: dict[int, str] = {}
     provider_hits = [0]
+    schemes = site_schemes(count)
+    contexts = server_contexts(certificates)
+    # per site: HTTP requests answered, TCP connections, TLS handshakes completed
+    counts = {name: [0] * count for name in ("requests", "connections", "tls_handshakes")}
+
+    def counted(index, handle):
+        """``handle`` for site ``index``, counting its connections and (HTTPS) handshakes."""
+        context = contexts[schemes[index]] if schemes[index] else None
+
+        async def accept(reader, writer):
+            counts["connections"][index] += 1
+            if context is not None:
+                try:
+                    await writer.start_tls(context)
+                except (OSError, ssl.SSLError, ConnectionError, asyncio.TimeoutError):
+                    writer.transport.abort()
+                    return
+                counts["tls_handshakes"][index] += 1
+            await handle(reader, writer)
+        return accept
 
     async def answer_each(reader, writer, respond):
         try:
@@ -256,13 +367,15 @@ async def _serve(count: int, ports_file: Path):
         finally:
             writer.close()
 
-    def handler_for(site, shop=None, api="", port_of=lambda: 0):
+    def handler_for(index, site, shop=None, api="", port_of=lambda: 0):
+        requests = counts["requests"]
         if shop is None:
             async def handle(reader, writer):
                 try:
                     while True:
                         request = await reader.readuntil(b"\r\n\r\n")
                         path = request.split(b" ", 2)[1].decode("latin-1")
+                        requests[index] += 1
                         writer.write(_answer(site, path))
                         await writer.drain()
                 except (asyncio.IncompleteReadError, ConnectionError, IndexError,
@@ -273,6 +386,7 @@ async def _serve(count: int, ports_file: Path):
             return handle
 
         def respond(method, target, headers, body):
+            requests[index] += 1
             if target.startswith(api):
                 return _wsgi_answer(shop, port_of(), method, target, headers, body)
             return _answer(site, target)
@@ -287,7 +401,8 @@ async def _serve(count: int, ports_file: Path):
 
     def control(method, target, headers, body):
         document = json.dumps({"shops": _shop_summary(shops, platform_of),
-                               "provider_requests": provider_hits[0]}).encode()
+                               "provider_requests": provider_hits[0],
+                               "counts": counts}).encode()
         return (f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                 f"Content-Length: {len(document)}\r\n\r\n").encode() + document
 
@@ -299,11 +414,12 @@ async def _serve(count: int, ports_file: Path):
             shop, api = _fake_class(kind.shop)(), SHOP_APIS[kind.shop][1]
             shops[index], platform_of[index] = shop, kind.shop
         server = await asyncio.start_server(
-            handler_for(loaded[kind.folder], shop, api, lambda port=port: port[0]),
-            "127.0.0.1", 0, backlog=64)
+            counted(index, handler_for(index, loaded[kind.folder], shop, api,
+                                       lambda port=port: port[0])),
+            "127.0.0.1", 0, backlog=128)
         port.append(server.sockets[0].getsockname()[1])
         if shop is not None:
-            shop.url = f"http://127.0.0.1:{port[0]}/"
+            shop.url = site_url(port[0], schemes[index])
         servers.append(server)
         ports.append(port[0])
     extra = {}
@@ -319,9 +435,10 @@ async def _serve(count: int, ports_file: Path):
 
 # --- the exporter ----------------------------------------------------------------------------
 
-def _site_entry(index: int, port: int, folders: list[str], provider_port: int) -> dict:
+def _site_entry(index: int, port: int, folders: list[str], provider_port: int,
+                schemes: list[str | None]) -> dict:
     kind = MIX[folders[index]]
-    site = {"id": f"site{index:04d}", "url": f"http://127.0.0.1:{port}/",
+    site = {"id": f"site{index:04d}", "url": site_url(port, schemes[index]),
             "cms": kind.cms or "other"}
     if kind.shop:
         site["shop"] = kind.shop
@@ -335,14 +452,14 @@ def _inventory_text(ports: list[int], folders: list[str], provider_port: int,
                     vulndb: Path) -> str:
     import yaml
 
-    clients = []
+    clients, schemes = [], site_schemes(len(ports))
     for number in range(0, len(ports), 10):
         index = number // 10
         clients.append({
             "id": f"client{index:03d}", "name": f"Client {index}",
             "contract": {"tier": tier_of(number), "monthly_fee": "500.00",
                          "quote": f"B-{index}", "start": dt.date(2025, 1, 1)},
-            "sites": [_site_entry(n, ports[n], folders, provider_port)
+            "sites": [_site_entry(n, ports[n], folders, provider_port, schemes)
                       for n in range(number, min(number + 10, len(ports)))]})
     return yaml.safe_dump({"provider": {"name": "OWL BENCH", "probes": {
         "vulnerability_db": str(vulndb)}}, "clients": clients}, sort_keys=False)
@@ -355,8 +472,15 @@ def _probe(inventory_path: Path, kinds: str, out: Path):
 
     inventory = load_inventory(inventory_path)
     exporter = Exporter(inventory)
-    if kinds != "all":
-        exporter.scheduler.kinds = tuple(k for k in exporter.scheduler.kinds if k.name == kinds)
+    if kinds == "all-unshared":
+        # as before issue 14's item 4: every probe run fetches for itself (a cache of its own)
+        exporter.context.fetches = None
+        for kind in exporter.scheduler.kinds:
+            if hasattr(kind.run, "fetches"):
+                kind.run.fetches = None
+    elif kinds != "all":
+        wanted = kinds.split(",")
+        exporter.scheduler.kinds = tuple(k for k in exporter.scheduler.kinds if k.name in wanted)
     per_kind: dict[str, int] = {}
     for target in exporter.targets():
         for kind in exporter.scheduler.kinds:
@@ -371,12 +495,24 @@ def _probe(inventory_path: Path, kinds: str, out: Path):
     cpu = time.process_time() - cpu_start
     exporter.stop()
     runs = exporter.cache.runs()
+    seconds: dict[str, float] = {}  # kind -> its runs' durations added up (thread seconds)
+    for run in runs:
+        seconds[run.probe] = seconds.get(run.probe, 0.0) + run.duration
     found = {run.target.site.url: (run.result.data.detection.cms
                                    if run.result.data.detection else None)
              for run in runs if run.probe == "cms" and run.result.success}
     shops = [run for run in runs if run.probe == "shop"]
+    tls: dict[str, int] = {}  # what the tls runs found: chain errors, weak groups accepted
+    for run in runs:
+        if run.probe == "tls" and run.result.success:
+            report = run.result.data
+            found_here = [f"chain {report.chain_error or 'verified'}"] + [
+                f"{group} " + {True: "accepted", False: "refused", None: "untested"}[accepted]
+                for group, accepted in report.weak_ciphers.items()]
+            for item in found_here:
+                tls[item] = tls.get(item, 0) + 1
     out.write_text(json.dumps({
-        "jobs": jobs, "per_kind": per_kind,
+        "jobs": jobs, "per_kind": per_kind, "seconds_per_kind": seconds, "tls": tls,
         "failed": sum(not run.result.success for run in runs),
         "errors": sorted({f"{run.probe}: {run.result.error}" for run in runs
                           if not run.result.success})[:5],
@@ -390,11 +526,21 @@ def _probe(inventory_path: Path, kinds: str, out: Path):
             resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "found": found}))
 
 
-def _run_probe_process(workdir: Path, inventory: Path, kinds: str) -> dict:
+def _run_probe_process(workdir: Path, inventory: Path, kinds: str, cafile: str,
+                       control_port: int) -> dict:
+    """One cycle of ``kinds`` in an exporter process of its own, trusting the bench's CA (as a
+    system trust store: ``SSL_CERT_FILE`` for the ``tls`` probe's verifying handshake,
+    ``REQUESTS_CA_BUNDLE`` for the HTTP probes); with what the sites counted during it."""
     out = workdir / f"probe-{kinds}.json"
+    before = _recorded(control_port)["counts"]
     subprocess.run([sys.executable, __file__, "--probe", str(inventory), "--kinds", kinds,
-                    "--out", str(out)], check=True)
-    return json.loads(out.read_text())
+                    "--out", str(out)], check=True,
+                   env={**os.environ, "SSL_CERT_FILE": cafile, "REQUESTS_CA_BUNDLE": cafile})
+    after = _recorded(control_port)["counts"]
+    result = json.loads(out.read_text())
+    result["counts"] = {name: [a - b for a, b in zip(after[name], before[name])]
+                        for name in after}
+    return result
 
 
 def _recorded(control_port: int) -> dict:
@@ -451,12 +597,14 @@ def check_shops(recorded: dict, folders: list[str]) -> tuple[bool, list[str]]:
 
 # --- whatweb ---------------------------------------------------------------------------------
 
-def _whatweb(urls: list[str], workdir: Path) -> tuple[dict[str, str | None], float]:
+def _whatweb(urls: list[str], workdir: Path,
+             cafile: str) -> tuple[dict[str, str | None], float]:
     log = workdir / "whatweb.json"
     log.unlink(missing_ok=True)  # whatweb appends to an existing log
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(["whatweb", "--color=never", "--no-errors", "--quiet", "--aggression", "1",
-                    f"--log-json={log}", *urls], check=True, timeout=600)
+                    f"--log-json={log}", *urls], check=True, timeout=600,
+                   env={**os.environ, "SSL_CERT_FILE": cafile})
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     found: dict[str, str | None] = {}
@@ -493,8 +641,9 @@ def bench(args) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     ports_file = workdir / "ports.json"
     ports_file.unlink(missing_ok=True)
+    certificates = make_certificates(workdir / "tls")
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(ports_file),
-                               "--sites", str(args.sites)])
+                               "--sites", str(args.sites), "--tls", json.dumps(certificates)])
     try:
         deadline = time.monotonic() + 60
         while not ports_file.exists() and time.monotonic() < deadline:
@@ -505,43 +654,79 @@ def bench(args) -> int:
         inventory = workdir / "inventory.yml"
         inventory.write_text(_inventory_text(ports, folders, served["provider"],
                                              _vulndb(workdir)))
-        cycle = _run_probe_process(workdir, inventory, "all")
+        run = lambda kinds: _run_probe_process(workdir, inventory, kinds,  # noqa: E731
+                                               certificates["ca"], served["control"])
+        cycle = run("all")
         recorded = _recorded(served["control"])
         (workdir / "shops.json").write_text(json.dumps(recorded))
-        detection = _run_probe_process(workdir, inventory, "cms")
+        unshared = run("all-unshared") if args.unshared else None
+        detection = run("cms")
+        alone = {kind: run(kind) for kind in args.per_kind.split(",")} if args.per_kind else {}
         sample = sorted(random.Random(args.seed).sample(range(args.sites),
                                                         min(args.whatweb_sample, args.sites)))
-        urls = [f"http://127.0.0.1:{ports[i]}/" for i in sample]
+        schemes = site_schemes(args.sites)
+        urls = [site_url(ports[i], schemes[i]) for i in sample]
         whatweb = None
         if shutil.which("whatweb"):
-            _, startup = _whatweb(urls[:1], workdir)  # Ruby and plugin loading, one site
-            found, cpu = _whatweb(urls, workdir)
+            _, startup = _whatweb(urls[:1], workdir, certificates["ca"])  # Ruby, plugins
+            found, cpu = _whatweb(urls, workdir, certificates["ca"])
             whatweb = (found, cpu, startup)
     finally:
         server.terminate()
         server.wait(timeout=10)
-    return report(args, cycle, detection, whatweb, folders, ports, sample, urls, recorded)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"cycle": cycle, "unshared": unshared,
+                                               "detection": detection, "alone": alone}))
+    return report(args, cycle, unshared, detection, alone, whatweb, folders, ports, sample,
+                  urls, recorded)
 
 
-def report(args, cycle, detection, whatweb, folders, ports, sample, urls, recorded) -> int:
+def _per_site(counts: list[int], sites: list[int]) -> float:
+    return sum(counts[i] for i in sites) / max(1, len(sites))
+
+
+def report(args, cycle, unshared, detection, alone, whatweb, folders, ports, sample, urls,
+           recorded) -> int:
     sites = args.sites
     mix = ", ".join(f"{cms or 'none'} {n}" for cms, n in _counts(folders))
-    print(f"sites: {sites} ({mix})")
-    for name, run in (("full cycle (" + " + ".join(cycle["per_kind"]) + ")", cycle),
-                      ("detection only (cms kind)", detection)):
+    schemes = site_schemes(sites)
+    https = [i for i in range(sites) if schemes[i]]
+    print(f"sites: {sites} ({mix}); HTTPS {len(https)} (legacy TLS setup "
+          f"{sum(s == 'legacy' for s in schemes)}), HTTP {sites - len(https)}")
+    runs = [("full cycle (" + " + ".join(cycle["per_kind"]) + ")", cycle)]
+    if unshared is not None:
+        runs.append(("full cycle, each probe fetching for itself (before item 4)", unshared))
+    runs.append(("detection only (cms kind)", detection))
+    runs += [(f"{kind} kind alone", run) for kind, run in alone.items()]
+    everyone = list(range(sites))
+    for name, run in runs:
         kinds = ", ".join(f"{kind} {n}" for kind, n in run["per_kind"].items())
         print(f"{name}: {run['jobs']} jobs ({kinds}), {run['failed']} failed, "
               f"wall {run['wall']:.1f} s, CPU {run['cpu']:.1f} s = "
               f"{1000 * run['cpu'] / sites:.1f} ms/site, peak RSS {run['peak_rss_mb']:.0f} MB")
+        counts = run["counts"]
+        print(f"  per site: {_per_site(counts['requests'], everyone):.2f} HTTP requests, "
+              f"{_per_site(counts['connections'], everyone):.2f} connections; per HTTPS site "
+              f"{_per_site(counts['tls_handshakes'], https):.2f} TLS handshakes completed; "
+              f"run time per kind (thread s): " + ", ".join(
+                  f"{kind} {seconds:.1f}" for kind, seconds in run["seconds_per_kind"].items()))
+        if run["tls"]:
+            print("  tls runs: " + ", ".join(f"{item} {n}" for item, n in sorted(
+                run["tls"].items())))
         for error in run["errors"]:
             print(f"  e.g. {error}")
+    if unshared is not None:
+        before = _per_site(unshared["counts"]["requests"], everyone)
+        after = _per_site(cycle["counts"]["requests"], everyone)
+        print(f"HTTP requests per site per cycle: {before:.2f} each probe for itself -> "
+              f"{after:.2f} shared ({after / before:.2f})")
     shops_ok, lines = check_shops(recorded, folders)
     print(f"shop probe: {cycle['shop_checkouts_passed']}/{cycle['per_kind'].get('shop', 0)} "
           f"checkouts passed every step, {cycle['shop_provider_up']} payment providers up, "
           f"{cycle['shop_carts_left']} reported a cart left with items")
     for line in lines:
         print(line)
-    truth = {f"http://127.0.0.1:{ports[i]}/": MIX[folders[i]].cms for i in range(sites)}
+    truth = {site_url(ports[i], schemes[i]): MIX[folders[i]].cms for i in range(sites)}
     ours_right = sum(cycle["found"].get(url) == cms for url, cms in truth.items())
     print(f"exporter: right CMS on {ours_right}/{sites} sites ({100 * ours_right / sites:.1f} %)")
     passed = (cycle["wall"] < TARGETS["wall_seconds"]
@@ -593,13 +778,20 @@ def main() -> int:
     parser.add_argument("--whatweb-sample", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1, help="of the whatweb sample")
     parser.add_argument("--workdir", help="keep the inventory, database and logs there")
+    parser.add_argument("--unshared", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run the cycle with every probe fetching for itself (as before "
+                             "issue 14's item 4), for the requests per site")
+    parser.add_argument("--per-kind", default="", metavar="KIND,...",
+                        help="also run a cycle of each of these kinds alone (its own cost)")
+    parser.add_argument("--json", metavar="FILE", help="write every run's figures there")
+    parser.add_argument("--tls", help=argparse.SUPPRESS)
     parser.add_argument("--serve", metavar="PORTS_FILE", help=argparse.SUPPRESS)
     parser.add_argument("--probe", metavar="INVENTORY", help=argparse.SUPPRESS)
     parser.add_argument("--kinds", default="all", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(_serve(args.sites, Path(args.serve)))
+        asyncio.run(_serve(args.sites, Path(args.serve), json.loads(args.tls)))
         return 0
     if args.probe:
         import logging
