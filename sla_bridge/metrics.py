@@ -31,6 +31,8 @@ everything else is read from the database at scrape time by :class:`StateCollect
     owl_maintenance_site_covered{client,site}  1 while a planned window covers the site
     owl_notifications_unsent{client,kind}  client emails not (yet) accepted by the SMTP server
     owl_client_contract_info{client,tier,support_24_7,status} 1
+    owl_client_monitoring_end_timestamp_seconds{client}  local midnight of the first day without
+        monitoring (termination or end of trial), for the clients whose contract has one
     owl_client_data_without_contract{client} 1  data kept for a client who left the inventory
         without being terminated (section 9 cannot apply: see sla_bridge.retention)
 """
@@ -183,6 +185,7 @@ class StateCollector(Collector):
         yield from self._maintenance(now)
         yield self._unsent_notifications()
         yield self._contracts()
+        yield self._monitoring_ends()
         yield self._without_contract()
 
     def _open_incidents(self, now):
@@ -305,6 +308,16 @@ class StateCollector(Collector):
             family.add_metric([client], {"tier": str(terms.tier),
                                          "support_24_7": str(terms.support_24_7).lower(),
                                          "status": terms.status})
+        return family
+
+    def _monitoring_ends(self):
+        family = GaugeMetricFamily(
+            "owl_client_monitoring_end_timestamp_seconds",
+            "When monitoring stops for the client (termination or end of trial), in Unix time.",
+            labels=["client"])
+        for client, terms in sorted(self.service.terms.items()):
+            if (end := terms.monitoring_end) is not None:
+                family.add_metric([client], end.timestamp())
         return family
 
     def _without_contract(self):

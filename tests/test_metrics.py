@@ -11,7 +11,7 @@ from prometheus_client import generate_latest
 from sla_bridge.engine.alerts import SEVERITIES
 from sla_bridge.engine.lifecycle import SLA_STATUSES
 from tests.support.binaries import require_binary
-from tests.support.bridge import SCRAPE_TOKEN, alert, at
+from tests.support.bridge import INVENTORY, SCRAPE_TOKEN, alert, at, make_bridge
 
 CLIENT_SEVERITY = {"client", "severity"}
 # family -> its type and the labels of each of its series (a histogram's buckets add "le")
@@ -37,6 +37,7 @@ FAMILIES = {
     "owl_maintenance_site_covered": ("gauge", {"client", "site"}),
     "owl_notifications_unsent": ("gauge", {"client", "kind"}),
     "owl_client_contract": ("info", {"client", "tier", "support_24_7", "status"}),
+    "owl_client_monitoring_end_timestamp_seconds": ("gauge", {"client"}),
     "owl_client_data_without_contract": ("gauge", {"client"}),
 }
 CLIENTS = ("acme", "globex", "trial")  # tests.support.bridge.INVENTORY's
@@ -182,3 +183,22 @@ def test_the_exposition_passes_promtool_check_metrics(incidents):
     check = subprocess.run([require_binary("promtool"), "check", "metrics"], input=exposition,
                            capture_output=True, timeout=30)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_metrics_say_when_monitoring_ends_at_local_midnight_for_a_termination_or_a_trial(
+        database_url):
+    terminated = INVENTORY.replace(
+        'contract: {tier: 1, monthly_fee: "450.00", quote: DEV-2, start: 2025-01-01}',
+        'contract: {tier: 1, monthly_fee: "450.00", quote: DEV-2, start: 2025-01-01,\n'
+        '               status: terminated, terminated_on: 2025-08-31}')
+    assert terminated != INVENTORY
+    tb = make_bridge(database_url, at("2025-03-07 10:00"), terminated)
+    try:
+        ends = {client: tb.bridge.registry.get_sample_value(
+                    "owl_client_monitoring_end_timestamp_seconds", {"client": client})
+                for client in ("acme", "globex", "trial")}
+    finally:
+        tb.bridge.db.dispose()
+    assert ends == {"acme": None,
+                    "globex": at("2025-08-31 00:00").timestamp(),  # Paris, summer time
+                    "trial": at("2025-04-01 00:00").timestamp()}  # a month after its start

@@ -80,15 +80,6 @@ def test_the_calendar_rules_label_each_month_and_say_where_they_end():
                          "labels": {"timezone": "Europe/Paris"}}
 
 
-def test_monitoring_ends_at_local_midnight_of_the_termination_day_or_the_trial_end():
-    assert rules_of("owl-generated-contracts") == [
-        {"record": "owl:client_monitoring_end:timestamp_seconds",
-         "expr": f"vector({utc('2025-08-30T22:00')})", "labels": {"client": "leaving"}},
-        {"record": "owl:client_monitoring_end:timestamp_seconds",
-         "expr": f"vector({utc('2025-07-31T22:00')})", "labels": {"client": "trying"}},
-    ]
-
-
 def test_the_render_writes_this_year_and_the_next_under_a_header():
     [(path, text)] = render_generated_rules(parse_inventory(INVENTORY),
                                             dt.date(2025, 7, 15)).items()

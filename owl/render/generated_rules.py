@@ -11,15 +11,11 @@ covers (this year and the next, like the holidays of the Alertmanager configurat
   label their per-minute samples with it, so that a month's samples can be told apart without a
   range that PromQL could not express;
 - ``owl:generated_calendar_end:timestamp_seconds``: where the generated months (and the holidays
-  of the Alertmanager configuration) end; alert ``OwlCalendarEndingSoon`` says when to re-render;
-- ``owl:client_monitoring_end:timestamp_seconds{client}``: local midnight of the day monitoring
-  stops (``terminated_on``, or the end of a tier-0 trial), for every client that has one. The
-  bridge's ``owl_client_contract_info`` says ``status="terminated"`` from the day the termination
-  is *decided* and ``status="trial"`` after the trial is over; this series says when monitoring
-  actually stops, by Prometheus' own clock, even if nobody re-renders on that day.
+  of the Alertmanager configuration) end; alert ``OwlCalendarEndingSoon`` says when to re-render.
 
-How often each probe runs for a client is not a rule: the owl exporter exports it beside each run
-(``owl_probe_interval_seconds``), so the rule count does not grow with the clients.
+Nothing here is per client, so the rule count does not grow with the inventory: when monitoring
+of a client ends comes from the bridge (``owl_client_monitoring_end_timestamp_seconds``), how
+often each probe runs from the owl exporter (``owl_probe_interval_seconds``).
 """
 
 from __future__ import annotations
@@ -27,7 +23,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from owl.inventory import Client, Inventory
+from owl.inventory import Inventory
 from owl.render.prometheus import RULES_DIR
 from owl.render.serialize import GENERATED_HEADER, to_yaml
 
@@ -40,7 +36,7 @@ def render_generated_rules(inventory: Inventory, today: dt.date) -> dict[str, st
 
 
 HEADER = """\
-# Calendar months in the provider's timezone and contract ends, as recording rules: see
+# Calendar months in the provider's timezone, as recording rules: see
 # owl/render/generated_rules.py.
 """
 
@@ -49,7 +45,6 @@ def generated_rules(inventory: Inventory, years: list[int]) -> dict:
     timezone = inventory.provider.timezone
     return {"groups": [
         {"name": "owl-generated-calendar", "rules": calendar_rules(timezone, years)},
-        {"name": "owl-generated-contracts", "rules": monitoring_end_rules(inventory)},
     ]}
 
 
@@ -76,22 +71,3 @@ def calendar_rules(timezone: str, years: list[int]) -> list[dict]:
     rules.append({"record": "owl:generated_calendar_end:timestamp_seconds",
                   "expr": f"vector({bounds[-1][2]})", "labels": {"timezone": timezone}})
     return rules
-
-
-def local_midnight(day: dt.date, timezone: str) -> int:
-    return int(dt.datetime.combine(day, dt.time(), ZoneInfo(timezone)).timestamp())
-
-
-def monitoring_end(client: Client) -> dt.date | None:
-    """The first day the client is no longer monitored, if its contract has one."""
-    ends = [day for day in (client.contract.terminated_on if client.contract.status ==
-                            "terminated" else None, client.contract.trial_end) if day]
-    return min(ends) if ends else None
-
-
-def monitoring_end_rules(inventory: Inventory) -> list[dict]:
-    return [{"record": "owl:client_monitoring_end:timestamp_seconds",
-             "expr": f"vector({local_midnight(end, inventory.provider.timezone)})",
-             "labels": {"client": client.id}}
-            for client in inventory.clients if (end := monitoring_end(client))]
-

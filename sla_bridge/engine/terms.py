@@ -60,6 +60,14 @@ class ClientTerms:
         return (self.status == "suspended" and self.suspended_since is not None
                 and at >= self.suspended_since)
 
+    @property
+    def monitoring_end(self) -> dt.datetime | None:
+        """Local midnight of the first day without monitoring, if the contract has one: the day
+        a termination takes effect, or the end of a tier-0 trial."""
+        ends = [day for day in (self.terminated_on if self.status == "terminated" else None,
+                                self.trial_end) if day]
+        return dt.datetime.combine(min(ends), dt.time(), self.ledger_timezone) if ends else None
+
     def terminated_at(self, at: dt.datetime) -> bool:
         return self.terminated_on is not None and \
             at.astimezone(self.ledger_timezone).date() >= self.terminated_on
