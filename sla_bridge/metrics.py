@@ -247,13 +247,15 @@ class StateCollector(Collector):
                                    "This month's incidents by severity and SLA status.",
                                    labels=["client", "severity", "sla"])
         with self.service.db.read() as session:
+            # the month's rows of every client, not an IN list of the inventory's clients:
+            # PostgreSQL refuses more than 65,535 parameters
             rows = session.execute(
                 select(Incident.client, Incident.severity, Incident.sla, Incident.deadline)
-                .where(Incident.month == month,
-                       Incident.client.in_(self.service.terms))).all()
+                .where(Incident.month == month)).all()
         counts = defaultdict(int)
         for client, severity, sla, deadline in rows:
-            counts[client, severity, lifecycle.status_as_of(sla, deadline, now)] += 1
+            if client in self.service.terms:
+                counts[client, severity, lifecycle.status_as_of(sla, deadline, now)] += 1
         for client in sorted(self.service.terms):
             for severity in SEVERITIES:
                 for sla in lifecycle.SLA_STATUSES:
