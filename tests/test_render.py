@@ -226,6 +226,30 @@ def test_target_labels(rendered):
         "labels": {"client": "demo", "tier": "3", "server": "web1"}}
 
 
+def test_the_bridge_s_scrape_may_take_its_whole_interval(rendered):
+    prometheus = yaml.safe_load((rendered["fixture"] / "prometheus" / "prometheus.yml").read_text())
+    assert scrape_job(rendered["fixture"])["scrape_timeout"] == \
+        prometheus["global"]["scrape_interval"]
+
+
+def test_the_database_jobs_carry_the_inventory_s_labels_and_tier_2_and_up_only(rendered):
+    out = rendered["fixture"]
+    assert load_targets(out, "mysqld") == [{
+        "targets": ["203.0.113.21:9104"],
+        "labels": {"client": "demo", "tier": "3", "server": "db1", "database": "wordpress",
+                   "engine": "mariadb", "instance": "203.0.113.21:3306"}}]
+    prometheus = yaml.safe_load((out / "prometheus" / "prometheus.yml").read_text())
+    [authenticated] = [job for job in prometheus["scrape_configs"]
+                       if job["job_name"] == "mysqld_globex_store"]
+    assert authenticated["basic_auth"] == {
+        "username": "prometheus", "password_file": "/etc/owl/secrets/mysqld-exporter-app1"}
+    assert authenticated["static_configs"][0]["labels"]["job"] == "mysqld"
+    assert [group["labels"]["client"] for group in load_targets(out, "postgres")] == ["globex"]
+    # acme's database is tier 1's: not scraped
+    assert "acme" not in {group["labels"]["client"]
+                          for job in ("mysqld", "postgres") for group in load_targets(out, job)}
+
+
 @pytest.mark.parametrize("today, monitored", [
     (dt.date(2025, 6, 9), True), (dt.date(2025, 6, 10), False),  # lapsed: trial_end 2025-06-10
 ])

@@ -98,11 +98,12 @@ def prometheus_config(inventory: Inventory, profile: Profile, clients: list[Clie
         },
         "rule_files": [profile.in_prometheus_dir("rules/*.yml")],
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [profile.alertmanager]}]}]},
-        "scrape_configs": scrape_configs(profile, clients),
+        "scrape_configs": scrape_configs(profile, clients, stack.scrape_interval),
     }
 
 
-def scrape_configs(profile: Profile, clients: list[Client]) -> list[dict]:
+def scrape_configs(profile: Profile, clients: list[Client],
+                   scrape_interval: dt.timedelta) -> list[dict]:
     return [
         *(blackbox_job(name, job, profile) for name, job in BLACKBOX_JOBS.items()),
         {"job_name": "node", "file_sd_configs": [file_sd(profile, "node")]},
@@ -112,8 +113,11 @@ def scrape_configs(profile: Profile, clients: list[Client]) -> list[dict]:
           for client, owner, database in watched_databases(clients)
           if database.exporter_password_file),
         static_job("owl_exporter", profile.exporter, honor_labels=True),
-        static_job("owl_bridge", profile.bridge, honor_labels=True,
-                   credentials_file=profile.scrape_token_file),
+        # its /metrics grows with the clients (16 s at 50,000): the whole interval, not
+        # Prometheus' 10 s default, before the bridge counts as down
+        {**static_job("owl_bridge", profile.bridge, honor_labels=True,
+                      credentials_file=profile.scrape_token_file),
+         "scrape_timeout": format_duration(scrape_interval)},
         static_job("prometheus", profile.prometheus),
         static_job("alertmanager", profile.alertmanager),
         static_job("blackbox_exporter", profile.blackbox_exporter),
