@@ -125,12 +125,14 @@ def _replay(args) -> int:
     except (OSError, ReplayError) as exc:
         print(exc, file=sys.stderr)
         return 1
-    clients = _clients(result.service, args.client)
-    incidents = [incident_json(i) for i in result.incidents(args.month)
-                 if i.client in clients]
-    print(json.dumps({"month": args.month, "as_of": rfc3339(result.as_of),
-                      "incidents": incidents,
-                      "ledgers": [ledger_json(result.service.ledger(c, args.month))
-                                  for c in clients]}, indent=2))
-    result.close()
+    try:
+        clients = _clients(result.service, args.client)
+        incidents = [incident_json(i) for i in result.incidents(args.month)
+                     if i.client in clients]
+        print(json.dumps({"month": args.month, "as_of": rfc3339(result.as_of),
+                          "incidents": incidents,
+                          "ledgers": [ledger_json(result.service.ledger(c, args.month))
+                                      for c in clients]}, indent=2))
+    finally:
+        result.close()
     return 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -118,8 +119,10 @@ class Replayer:
                                 event["actor"])
 
 
-def read_events(lines: Iterable[str], source: str) -> tuple[dt.datetime, list[dict]]:
-    """The export time and the events of an export; errors name the line."""
+def read_events(lines: Iterable[str], source: str
+                ) -> tuple[dt.datetime, Iterator[tuple[int, dict]]]:
+    """The export time, and the events with their line numbers, read as they are consumed (an
+    export of millions of events is never held in memory); errors name the line."""
     iterator = iter(enumerate(lines, start=1))
     try:
         _, first = next(iterator)
@@ -128,8 +131,12 @@ def read_events(lines: Iterable[str], source: str) -> tuple[dt.datetime, list[di
         raise ReplayError(f"{source}:1: expected the export header line") from None
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise ReplayError(f"{source}:1: not an {FORMAT} export")
-    events = []
-    for number, line in iterator:
+    return parse_time(header["exported_at"], "exported_at"), _events(iterator, source)
+
+
+def _events(numbered_lines: Iterator[tuple[int, str]], source: str
+            ) -> Iterator[tuple[int, dict]]:
+    for number, line in numbered_lines:
         if not line.strip():
             continue
         try:
@@ -138,37 +145,44 @@ def read_events(lines: Iterable[str], source: str) -> tuple[dt.datetime, list[di
             raise ReplayError(f"{source}:{number}: invalid JSON: {exc.msg}") from None
         if not isinstance(event, dict) or not {"kind", "at", "payload"} <= event.keys():
             raise ReplayError(f"{source}:{number}: an event needs kind, at and payload")
-        events.append(event)
-    return parse_time(header["exported_at"], "exported_at"), events
+        yield number, event
 
 
 @dataclass
 class Replay:
     service: SlaService
     as_of: dt.datetime
+    scratch: Path | None = None  # the folder replay() made for its database, removed on close
 
     def incidents(self, month: str | None = None) -> list[Incident]:
         return self.service.find(month=month, limit=10**9)
 
     def close(self) -> None:
         self.service.db.dispose()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def replay(inventory: Inventory, lines: Iterable[str], source: str = "<events>",
            workdir: Path | None = None) -> Replay:
-    """Replay an export into a scratch SQLite database; statuses as of the export time."""
+    """Replay an export into a scratch SQLite database (in ``workdir``, else in a temporary
+    folder that :meth:`Replay.close` removes); statuses as of the export time."""
     as_of, events = read_events(lines, source)
-    folder = workdir or Path(tempfile.mkdtemp(prefix="owl-replay-"))
-    db = Database(f"sqlite:///{folder / 'replay.db'}")
-    db.upgrade()
+    scratch = None if workdir else Path(tempfile.mkdtemp(prefix="owl-replay-"))
+    db = Database(f"sqlite:///{(workdir or scratch) / 'replay.db'}")
     clock = ReplayClock(as_of)
-    service = SlaService(db, terms_from_inventory(inventory), clock)
-    replayer = Replayer(service, clock)
-    for number, event in enumerate(events, start=2):
-        try:
-            replayer.apply(event)
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ReplayError(f"{source}:{number}: {exc}") from None
-    clock.now = as_of
-    service.refresh_statuses()
-    return Replay(service, as_of)
+    result = Replay(SlaService(db, terms_from_inventory(inventory), clock), as_of, scratch)
+    try:
+        db.upgrade()
+        replayer = Replayer(result.service, clock)
+        for number, event in events:
+            try:
+                replayer.apply(event)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ReplayError(f"{source}:{number}: {exc}") from None
+        clock.now = as_of
+        result.service.refresh_statuses()
+    except BaseException:
+        result.close()
+        raise
+    return result

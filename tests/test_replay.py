@@ -5,12 +5,13 @@ import json
 import random
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 from owl.inventory import parse_inventory
 from sla_bridge.ledger_format import ledger_json
-from sla_bridge.replay import ReplayError, export_events, replay
+from sla_bridge.replay import ReplayError, export_events, read_events, replay
 from tests.support.bridge import INVENTORY, alert, at, make_bridge, rfc3339
 
 CLIENTS = {"acme": ["shop", "web1"], "globex": ["www"], "trial": ["www"], None: [None]}
@@ -247,3 +248,43 @@ def test_replay_records_windows_and_their_cancellation_as_the_operators_api_does
 def test_a_broken_events_file_is_refused_naming_the_line(tmp_path, lines, message):
     with pytest.raises(ReplayError, match=message):
         replay(parse_inventory(INVENTORY, "inv.yml"), lines, workdir=tmp_path)
+
+
+EXPORTED = ['{"format": "owl-events/1", "exported_at": "2025-03-08T00:00:00Z"}',
+            json.dumps({"id": 1, "kind": "alert", "at": "2025-03-07T09:00:00Z",
+                        "incident_id": 1, "actor": None, "client": "acme",
+                        "payload": alert(starts_at=at("2025-03-07 09:00"))})]
+
+
+def scratch_folders(folder) -> list:
+    return sorted(folder.glob("owl-replay-*"))
+
+
+def test_a_replay_s_scratch_database_is_removed_when_it_closes(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    replayed = replay(parse_inventory(INVENTORY, "inv.yml"), EXPORTED)
+    assert [incident.alertname for incident in replayed.incidents()] == ["SiteDown"]
+    assert len(scratch_folders(tmp_path)) == 1
+    replayed.close()
+    assert scratch_folders(tmp_path) == []
+
+
+def test_a_replay_that_fails_leaves_no_scratch_database(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(ReplayError, match="<events>:3: invalid JSON"):
+        replay(parse_inventory(INVENTORY, "inv.yml"), [*EXPORTED, "{oops"])
+    assert scratch_folders(tmp_path) == []
+
+
+def test_the_events_are_read_as_the_replay_consumes_them():
+    consumed = []
+
+    def lines():
+        for line in EXPORTED:
+            consumed.append(line)
+            yield line
+        raise AssertionError("not reached: the events are read one by one")
+
+    _, events = read_events(lines(), "<events>")
+    assert len(consumed) == 1  # the header only
+    assert next(events)[1]["kind"] == "alert" and len(consumed) == 2
