@@ -60,7 +60,7 @@ def _clients(service, client: str | None) -> list[str]:
 def print_ledgers(service, clients: list[str], month: str, output: str) -> None:
     from sla_bridge.ledger_format import ledger_csv, ledger_json
 
-    ledgers = [service.ledger(client, month) for client in clients]
+    ledgers = service.ledgers(clients, month)
     if output == "json":
         print(json.dumps([ledger_json(ledger) for ledger in ledgers], indent=2))
     elif output == "csv":

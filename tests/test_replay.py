@@ -162,6 +162,10 @@ def test_replaying_a_long_history_gives_the_live_incidents_and_ledgers(database_
             assert ledger_json(replayed.service.ledger(client, month)) == expected
             breached += len(expected["lines"])
     assert breached > 10  # the comparison covered real penalties, not only empty ledgers
+    for month in months:  # every client's ledger at once: the same, under each month's terms
+        together = tb.bridge.service.ledgers(["acme", "globex"], month)
+        assert [ledger_json(ledger) for ledger in together] == [
+            ledger_json(tb.bridge.service.ledger(client, month)) for client in ("acme", "globex")]
     assert {i.sla for i in live} >= {"pending", "met", "breached", "resolved_without_response",
                                       "no_sla", "excluded", "maintenance"}
     replayed.close()

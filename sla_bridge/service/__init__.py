@@ -177,6 +177,15 @@ class SlaService:
             return month_ledgers.client_ledger(session, client, month, self.terms,
                                                self.calendars, self.clock)
 
+    def ledgers(self, clients: list[str], month: str) -> list[Ledger]:
+        """:meth:`ledger` of each of ``clients``, in one pass over the month's incidents."""
+        unknown = [client for client in clients if client not in self.terms]
+        if unknown:
+            raise NotFound(f"unknown client {unknown[0]!r}")
+        with self.db.read() as session:
+            return month_ledgers.clients_ledgers(session, clients, month, self.terms,
+                                                 self.calendars, self.clock)
+
     def terms_of_month(self, client: str, month: str) -> ClientTerms:
         """The terms in force at the end of ``month``, which its ledger applies."""
         with self.db.read() as session:

@@ -59,3 +59,21 @@ def terms_for_month(session: Session, client: str, month: str, terms: Terms,
     if recorded is None:
         return current
     return terms_from_snapshot(client, recorded.payload["contract"], calendars)
+
+
+def terms_at_month_end(session: Session, month: str, terms: Terms,
+                       calendars: CalendarCache) -> Terms:
+    """:func:`terms_for_month` of every client of ``terms``, from one query per timezone (the
+    ledgers' timezone is the provider's: one query)."""
+    by_zone: dict = {}
+    for client, current in terms.items():
+        by_zone.setdefault(current.ledger_timezone, []).append(client)
+    result = {}
+    for zone, clients in by_zone.items():
+        _, end = month_bounds(month, zone)
+        recorded = latest_contract_snapshots(session, before=end)
+        for client in clients:
+            snapshot = recorded.get(client)
+            result[client] = (terms[client] if snapshot is None
+                              else terms_from_snapshot(client, snapshot, calendars))
+    return result

@@ -13,7 +13,7 @@ from sla_bridge.contract_terms import CalendarCache
 from sla_bridge.engine import lifecycle
 from sla_bridge.engine.ledger import Breach, Ledger, build_ledger
 from sla_bridge.engine.terms import ClientTerms
-from sla_bridge.service.contract_history import terms_for_month
+from sla_bridge.service.contract_history import terms_at_month_end, terms_for_month
 from sla_bridge.service.incident_status import Terms, as_of
 from sla_bridge.storage.schema import Incident
 
@@ -30,23 +30,42 @@ def client_ledger(session: Session, client: str, month: str, terms: Terms,
     return _ledger(client, month, month_terms, breaches)
 
 
+def clients_ledgers(session: Session, clients: list[str], month: str, terms: Terms,
+                    calendars: CalendarCache, clock: Clock) -> list[Ledger]:
+    """The ledgers of ``clients`` for ``month``, each under the terms in force at its end, as
+    :func:`client_ledger` gives them one by one: from one query of the contracts and one of the
+    month's incidents, however many clients."""
+    month_terms = terms_at_month_end(session, month, {client: terms[client] for client in clients},
+                                     calendars)
+    return _ledgers(session, month, month_terms, terms, clock)
+
+
 def ledgers_of_month(session: Session, month: str, terms: Terms, clock: Clock) -> list[Ledger]:
     """Every SLA client's ledger for ``month`` under current terms, in one query.
 
     For the month in progress the current terms are those in force at its end, so this
     equals :func:`client_ledger` client by client.
     """
+    return _ledgers(session, month, {client: client_terms for client, client_terms
+                                     in sorted(terms.items()) if client_terms.tier > 0},
+                    terms, clock)
+
+
+def _ledgers(session: Session, month: str, month_terms: Terms, terms: Terms,
+             clock: Clock) -> list[Ledger]:
+    """The ledgers of the clients of ``month_terms`` (in its order) under those terms."""
     # no IN list of the clients (PostgreSQL refuses more than 65,535 parameters): the month's
-    # rows, those of clients no longer in the inventory left out here
+    # rows that may be breached, those of other clients left out here
     rows = session.scalars(select(Incident).where(
         Incident.month == month,
         Incident.sla.in_((lifecycle.PENDING, lifecycle.BREACHED)))).all()
-    breaches: dict[str, list[Breach]] = {client: [] for client in terms}
+    breaches: dict[str, list[Breach]] = {client: [] for client in month_terms}
     for row in rows:
-        if row.client in terms and (breach := _breach(row, terms[row.client], terms, clock)):
+        if row.client in month_terms and \
+                (breach := _breach(row, month_terms[row.client], terms, clock)):
             breaches[row.client].append(breach)
     return [_ledger(client, month, client_terms, breaches[client])
-            for client, client_terms in sorted(terms.items()) if client_terms.tier > 0]
+            for client, client_terms in month_terms.items()]
 
 
 def _breach(incident: Incident, month_terms: ClientTerms, terms: Terms,

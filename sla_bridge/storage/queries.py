@@ -244,8 +244,13 @@ def maintenance_windows(session: Session, clients: set[str],
     return [window_of(row) for row in rows]
 
 
-def latest_contract_snapshots(session: Session) -> dict[str, dict]:
+def latest_contract_snapshots(session: Session,
+                              before: dt.datetime | None = None) -> dict[str, dict]:
+    """Each client's last recorded contract (recorded before ``before``, if given)."""
+    recorded = Event.kind == "contract"
+    if before is not None:
+        recorded = recorded & (Event.at < before)
     newest = (select(Event.client, func.max(Event.id).label("id"))
-              .where(Event.kind == "contract").group_by(Event.client).subquery())
+              .where(recorded).group_by(Event.client).subquery())
     rows = session.scalars(select(Event).join(newest, Event.id == newest.c.id)).all()
     return {row.client: row.payload["contract"] for row in rows}
