@@ -2,7 +2,14 @@
 
 Counters, the histogram and the Watchdog's gauge move as things happen (``BridgeMetrics``
 observes the service);
-everything else is read from the database at scrape time by :class:`StateCollector`:
+everything else is read from the database at scrape time by :class:`StateCollector`.
+
+No series is per incident: they are per client, severity and other bounded values, so that
+/metrics grows with the inventory, not with the incidents (issue 15: at most ~20 series a client).
+Each incident, its deadline and each ledger line are the API's and the console's
+(``/incidents?client=&severity=``, ``/ledger?client=``). Counters carry no ``_created``
+series (6 a client that nothing reads). Gauges of counts are absent where the count is 0:
+dashboards add ``or vector(0)`` or sum where they need one.
 
     owl_incidents_total{client,severity}                       counter
     owl_sla_breaches_total{client,severity}                    counter
@@ -19,14 +26,20 @@ everything else is read from the database at scrape time by :class:`StateCollect
     owl_bridge_truncated_alerts_total  alerts Alertmanager's max_alerts left out of deliveries
     owl_bridge_truncated_alerts_fetched_total  of those, the firing ones the bridge fetched from
         Alertmanager's API instead (resolutions cannot be)
-    owl_incidents_open{client,severity}                        gauge
-    owl_incident_deadline_timestamp_seconds{client,severity,incident_id,alertname}
+    owl_incidents_open{client,severity}  incidents not resolved
+    owl_incidents_awaiting_acknowledgement{client,severity}  of those, the ones with an SLA
+        pending whose deadline is still ahead
+    owl_incident_next_deadline_timestamp_seconds{client,severity}  the nearest deadline of
+        those (absent when none)
+    owl_incidents_open_past_deadline{client,severity}  incidents not resolved whose deadline
+        passed without an acknowledgement in time (breached, acknowledged since or not)
     owl_sla_penalty_rate{client}           this month's applied rate (after the cap)
     owl_sla_penalty_amount_euros{client}   this month's total
     owl_sla_penalty_cap_used_ratio{client} applied rate / cap
-    owl_sla_month_incidents{client,severity,sla}  this month's incidents by SLA status
-    owl_sla_ledger_line_amount_euros{client,incident_id,severity}  this month's ledger lines
-        (adjustment lines have incident_id "cap_adjustment" or "rounding_adjustment")
+    owl_sla_ledger_lines_amount_euros{client,severity}  this month's ledger lines of the
+        severity, summed, before the cap (the cap and rounding adjustments are in the total)
+    owl_sla_month_incidents{client,severity,sla}  this month's incidents by SLA status, only
+        the statuses that have incidents
     owl_maintenance_windows_active{client}
     owl_maintenance_site_covered{client,site}  1 while a planned window covers the site
     owl_notifications_unsent{client,kind}  client emails not (yet) accepted by the SMTP server
@@ -41,12 +54,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from sla_bridge.engine import lifecycle
 from sla_bridge.engine.alerts import NO_SEVERITY, SEVERITIES, UNKNOWN_SEVERITY, AlertNotice
@@ -82,8 +96,25 @@ def severity_label(severity: str | None) -> str:
     return severity if severity in _SEVERITY_LABELS else UNKNOWN_SEVERITY
 
 
+class WithoutCreated(Collector):
+    """The collectors of ``registry`` without the ``_created`` samples prometheus_client adds to
+    every counter and histogram: Prometheus stores each as a series of its own, and nothing here
+    reads them."""
+
+    def __init__(self, registry: CollectorRegistry):
+        self.registry = registry
+
+    def collect(self):
+        for family in self.registry.collect():
+            family.samples = [sample for sample in family.samples
+                              if not sample.name.endswith("_created")]
+            yield family
+
+
 class BridgeMetrics(Observer):
     def __init__(self, registry: CollectorRegistry, clients: list[str], started_at: dt.datetime):
+        exposed, registry = registry, CollectorRegistry()
+        exposed.register(WithoutCreated(registry))
         self.incidents = Counter("owl_incidents", "Incidents opened, by client and severity.",
                                  ["client", "severity"], registry=registry)
         self.breaches = Counter("owl_sla_breaches", "Incidents whose response deadline passed "
@@ -189,32 +220,57 @@ class StateCollector(Collector):
         yield self._without_contract()
 
     def _open_incidents(self, now):
+        """By client and severity: the unresolved incidents; those awaiting an acknowledgement
+        (SLA pending, deadline ahead) and their nearest deadline; those past their deadline."""
         counts = GaugeMetricFamily("owl_incidents_open", "Incidents not yet resolved.",
                                    labels=["client", "severity"])
-        deadlines = GaugeMetricFamily(
-            "owl_incident_deadline_timestamp_seconds",
-            "Response deadline of each open incident with an SLA.",
-            labels=["client", "severity", "incident_id", "alertname"])
+        awaiting = GaugeMetricFamily(
+            "owl_incidents_awaiting_acknowledgement",
+            "Unresolved incidents whose SLA is pending, their response deadline still ahead.",
+            labels=["client", "severity"])
+        next_deadline = GaugeMetricFamily(
+            "owl_incident_next_deadline_timestamp_seconds",
+            "The nearest response deadline of the incidents awaiting acknowledgement.",
+            labels=["client", "severity"])
+        past = GaugeMetricFamily(
+            "owl_incidents_open_past_deadline",
+            "Unresolved incidents whose response deadline passed without an acknowledgement "
+            "in time (breached).", labels=["client", "severity"])
         with self.service.db.read() as session:
             grouped = session.execute(
                 select(Incident.client, Incident.severity, func.count())
                 .where(Incident.state != "resolved")
                 .group_by(Incident.client, Incident.severity)).all()
-            pending = session.execute(
-                select(Incident.id, Incident.client, Incident.severity, Incident.alertname,
-                       Incident.deadline)
+            # a pending one past its deadline is breached already (lifecycle.status_as_of)
+            ahead = and_(Incident.sla == lifecycle.PENDING, Incident.deadline >= now)
+            with_sla = session.execute(
+                select(Incident.client, Incident.severity, func.count(),
+                       func.sum(case((ahead, 1), else_=0)),
+                       func.min(case((ahead, Incident.deadline))))
                 .where(Incident.state != "resolved", Incident.deadline.is_not(None),
-                       Incident.sla.in_((lifecycle.PENDING, lifecycle.BREACHED)))).all()
-        open_counts = defaultdict(int)
+                       Incident.sla.in_((lifecycle.PENDING, lifecycle.BREACHED)))
+                .group_by(Incident.client, Incident.severity)).all()
+        open_counts, awaiting_counts, past_counts = (defaultdict(int) for _ in range(3))
+        nearest = {}
         for client, severity, count in grouped:
             open_counts[_client_label(client), severity_label(severity)] += count
-        for labels, count in open_counts.items():
-            counts.add_metric(list(labels), count)
-        for incident_id, client, severity, alertname, deadline in pending:
-            deadlines.add_metric([_client_label(client), severity_label(severity),
-                                  str(incident_id), alertname], deadline.timestamp())
+        for client, severity, count, pending, deadline in with_sla:
+            labels = _client_label(client), severity_label(severity)
+            awaiting_counts[labels] += pending
+            past_counts[labels] += count - pending
+            if deadline is not None:  # several stored severities may share a label
+                nearest[labels] = min(nearest.get(labels, deadline), deadline)
+        for family, values in ((counts, open_counts), (awaiting, awaiting_counts),
+                               (past, past_counts)):
+            for labels, count in sorted(values.items()):
+                if count:
+                    family.add_metric(list(labels), count)
+        for labels, deadline in sorted(nearest.items()):
+            next_deadline.add_metric(list(labels), deadline.timestamp())
         yield counts
-        yield deadlines
+        yield awaiting
+        yield next_deadline
+        yield past
 
     def _penalties(self, month):
         rate = GaugeMetricFamily("owl_sla_penalty_rate",
@@ -225,14 +281,17 @@ class StateCollector(Collector):
         used = GaugeMetricFamily("owl_sla_penalty_cap_used_ratio",
                                  "Share of the monthly penalty cap used.", labels=["client"])
         ledgers = self.service.ledgers_of_month(month)
-        lines = GaugeMetricFamily("owl_sla_ledger_line_amount_euros",
-                                  "This month's penalty ledger, one series a line.",
-                                  labels=["client", "incident_id", "severity"])
+        lines = GaugeMetricFamily(
+            "owl_sla_ledger_lines_amount_euros",
+            "This month's penalty ledger lines of the severity, summed, before the cap.",
+            labels=["client", "severity"])
         for ledger in ledgers:
+            by_severity = defaultdict(Decimal)
             for line in ledger.lines:
-                incident = str(line.incident_id) if line.incident_id is not None else line.kind
-                lines.add_metric([ledger.client, incident, line.severity or ""],
-                                 float(line.amount))
+                if line.kind == "breach":  # the cap and rounding adjustments are in the total
+                    by_severity[severity_label(line.severity)] += line.amount
+            for severity, total in sorted(by_severity.items()):
+                lines.add_metric([ledger.client, severity], float(total))
             rate.add_metric([ledger.client], float(ledger.applied_rate))
             amount.add_metric([ledger.client], float(ledger.total))
             used.add_metric([ledger.client], float(ledger.applied_rate / ledger.cap_rate)
@@ -244,7 +303,8 @@ class StateCollector(Collector):
 
     def _month_incidents(self, month, now):
         family = GaugeMetricFamily("owl_sla_month_incidents",
-                                   "This month's incidents by severity and SLA status.",
+                                   "This month's incidents by severity and SLA status (none: "
+                                   "no series).",
                                    labels=["client", "severity", "sla"])
         with self.service.db.read() as session:
             # the month's rows of every client, not an IN list of the inventory's clients:
@@ -255,11 +315,10 @@ class StateCollector(Collector):
         counts = defaultdict(int)
         for client, severity, sla, deadline in rows:
             if client in self.service.terms:
-                counts[client, severity, lifecycle.status_as_of(sla, deadline, now)] += 1
-        for client in sorted(self.service.terms):
-            for severity in SEVERITIES:
-                for sla in lifecycle.SLA_STATUSES:
-                    family.add_metric([client, severity, sla], counts[client, severity, sla])
+                counts[client, severity_label(severity),
+                       lifecycle.status_as_of(sla, deadline, now)] += 1
+        for labels, count in sorted(counts.items()):  # only the statuses that have incidents
+            family.add_metric(list(labels), count)
         return family
 
     def _maintenance(self, now):

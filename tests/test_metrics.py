@@ -1,15 +1,17 @@
 """The bridge's metrics: the families it exposes and their labels, series by client and severity
-that do not grow with incidents, and an exposition promtool accepts. On SQLite and PostgreSQL."""
+that do not grow with incidents (no series per incident or ledger line), and an exposition
+promtool accepts. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
+from decimal import Decimal
 
 import pytest
 from prometheus_client import generate_latest
 
 from sla_bridge.engine.alerts import SEVERITIES
-from sla_bridge.engine.lifecycle import SLA_STATUSES
 from tests.support.binaries import require_binary
 from tests.support.bridge import INVENTORY, SCRAPE_TOKEN, alert, at, make_bridge
 
@@ -26,13 +28,14 @@ FAMILIES = {
     "owl_bridge_truncated_alerts": ("counter", set()),
     "owl_bridge_truncated_alerts_fetched": ("counter", set()),
     "owl_incidents_open": ("gauge", CLIENT_SEVERITY),
-    "owl_incident_deadline_timestamp_seconds": (
-        "gauge", {"client", "severity", "incident_id", "alertname"}),
+    "owl_incidents_awaiting_acknowledgement": ("gauge", CLIENT_SEVERITY),
+    "owl_incident_next_deadline_timestamp_seconds": ("gauge", CLIENT_SEVERITY),
+    "owl_incidents_open_past_deadline": ("gauge", CLIENT_SEVERITY),
     "owl_sla_penalty_rate": ("gauge", {"client"}),
     "owl_sla_penalty_amount_euros": ("gauge", {"client"}),
     "owl_sla_penalty_cap_used_ratio": ("gauge", {"client"}),
+    "owl_sla_ledger_lines_amount_euros": ("gauge", CLIENT_SEVERITY),
     "owl_sla_month_incidents": ("gauge", {"client", "severity", "sla"}),
-    "owl_sla_ledger_line_amount_euros": ("gauge", {"client", "incident_id", "severity"}),
     "owl_maintenance_windows_active": ("gauge", {"client"}),
     "owl_maintenance_site_covered": ("gauge", {"client", "site"}),
     "owl_notifications_unsent": ("gauge", {"client", "kind"}),
@@ -94,11 +97,31 @@ def test_open_incidents_are_counted_by_client_and_severity_the_providers_as_inte
     assert value(incidents, "owl_incidents_total", client="_internal", severity="major") == 1
 
 
-def test_each_open_incident_with_an_sla_has_its_deadline(incidents):
-    deadlines = series(incidents, "owl_incident_deadline_timestamp_seconds")
-    assert {dict(labels)["alertname"] for labels in deadlines} == {"SiteDown", "DiskFull"}
-    assert {dict(labels)["client"] for labels in deadlines} == {"acme", "globex"}
-    assert {dict(labels)["incident_id"] for labels in deadlines} == {"1", "2", "3"}
+def deadline_of(tb, incident_id: int) -> float:
+    incident = tb.as_operator("GET", f"/api/v1/incidents/{incident_id}").json
+    return dt.datetime.fromisoformat(incident["deadline"].replace("Z", "+00:00")).timestamp()
+
+
+def test_incidents_with_an_sla_are_counted_as_awaiting_or_past_their_deadline(incidents):
+    assert series(incidents, "owl_incidents_awaiting_acknowledgement") == {
+        (("client", "acme"), ("severity", "major")): 1,
+        (("client", "globex"), ("severity", "minor")): 1,
+    }
+    assert series(incidents, "owl_incidents_open_past_deadline") == {
+        (("client", "acme"), ("severity", "critical")): 1}  # 13:00, seen at 14:00
+
+
+def test_the_nearest_deadline_of_the_incidents_awaiting_acknowledgement_is_by_client_and_severity(
+        incidents):
+    incidents.post_alerts(alert(alertname="BackupLate", severity="major", site=None,
+                                server="web1", starts_at=at("2025-03-07 13:00")))
+    assert series(incidents, "owl_incident_next_deadline_timestamp_seconds") == {
+        (("client", "acme"), ("severity", "major")): deadline_of(incidents, 2),  # 09:00's
+        (("client", "globex"), ("severity", "minor")): deadline_of(incidents, 3),
+    }
+    assert deadline_of(incidents, 2) < deadline_of(incidents, 5)
+    assert value(incidents, "owl_incidents_awaiting_acknowledgement", client="acme",
+                 severity="major") == 2
 
 
 def test_this_months_penalty_metrics_are_the_apis_ledger(incidents):
@@ -109,9 +132,20 @@ def test_this_months_penalty_metrics_are_the_apis_ledger(incidents):
         float(ledger["total"])
     assert value(incidents, "owl_sla_penalty_rate", client="acme") == \
         float(ledger["applied_rate"])
-    assert value(incidents, "owl_sla_ledger_line_amount_euros", client="acme",
-                 incident_id=str(line["incident_id"]), severity="critical") == \
-        float(line["amount"])
+    assert series(incidents, "owl_sla_ledger_lines_amount_euros") == {
+        (("client", "acme"), ("severity", "critical")): float(line["amount"])}
+
+
+def test_ledger_lines_are_summed_by_severity_before_the_cap(tb):
+    tb.post_alerts(*[alert(alertname=f"Down{n}", starts_at=at("2025-03-07 05:00"))
+                     for n in range(4)])
+    ledger = tb.as_operator("GET", "/api/v1/ledger",
+                            query_string={"client": "acme", "month": "2025-03"}).json
+    breaches = [line for line in ledger["lines"] if line["incident_id"] is not None]
+    assert len(breaches) == 4 and len(ledger["lines"]) == 5  # and the cap's adjustment
+    assert value(tb, "owl_sla_ledger_lines_amount_euros", client="acme",
+                 severity="critical") == float(sum(Decimal(line["amount"]) for line in breaches))
+    assert value(tb, "owl_sla_penalty_amount_euros", client="acme") == float(ledger["total"])
 
 
 def test_metrics_show_open_incidents_deadlines_and_contracts(tb):
@@ -122,8 +156,7 @@ def test_metrics_show_open_incidents_deadlines_and_contracts(tb):
     assert registry.get_sample_value(
         "owl_incidents_total", {"client": "acme", "severity": "critical"}) == 1
     assert registry.get_sample_value(
-        "owl_incident_deadline_timestamp_seconds",
-        {"client": "acme", "severity": "critical", "incident_id": "1", "alertname": "SiteDown"}
+        "owl_incident_next_deadline_timestamp_seconds", {"client": "acme", "severity": "critical"}
     ) == at("2025-03-07 13:00").timestamp()
     assert registry.get_sample_value(
         "owl_client_contract_info",
@@ -153,27 +186,71 @@ def test_incident_counters_exist_at_zero_before_the_first_incident(tb):
                                          {"severity": severity}) == 0
 
 
-def test_counters_and_month_counts_have_a_series_per_client_and_severity_however_many_incidents(
-        tb):
-    names = ("owl_incidents_total", "owl_sla_breaches_total", "owl_sla_month_incidents")
+def test_counters_have_a_series_per_client_and_severity_however_many_incidents(tb):
+    names = ("owl_incidents_total", "owl_sla_breaches_total")
     before = {name: set(series(tb, name)) for name in names}
     tb.post_alerts(*[alert(alertname=f"Alert{n}", severity=SEVERITIES[n % 3],
                            starts_at=at("2025-03-07 05:00")) for n in range(30)])
     assert {name: set(series(tb, name)) for name in names} == before
     assert len(before["owl_incidents_total"]) == len(CLIENTS) * len(SEVERITIES)
-    assert len(before["owl_sla_month_incidents"]) == \
-        len(CLIENTS) * len(SEVERITIES) * len(SLA_STATUSES)
-    assert value(tb, "owl_sla_month_incidents", client="acme", severity="critical",
-                 sla="breached") == 10
 
 
-def test_an_incidents_deadline_series_ends_when_it_is_acknowledged_or_resolved(incidents):
-    assert len(series(incidents, "owl_incident_deadline_timestamp_seconds")) == 3
+def test_counters_carry_no_created_series(tb):
+    tb.post_alerts(alert())
+    exposition = generate_latest(tb.bridge.registry).decode()
+    assert "_created" not in exposition
+    assert "owl_incidents_total{" in exposition
+
+
+def test_this_months_incidents_are_counted_by_sla_status_only_where_there_are_some(tb):
+    tb.post_alerts(*[alert(alertname=f"Alert{n}", severity=SEVERITIES[n % 3],
+                           starts_at=at("2025-03-07 05:00")) for n in range(30)])
+    assert series(tb, "owl_sla_month_incidents") == {
+        (("client", "acme"), ("severity", "critical"), ("sla", "breached")): 10,  # 4 h
+        (("client", "acme"), ("severity", "major"), ("sla", "pending")): 10,
+        (("client", "acme"), ("severity", "minor"), ("sla", "pending")): 10,
+    }
+
+
+def client_series(tb, client: str) -> set[tuple]:
+    return {(sample.name, tuple(sorted(sample.labels.items())))
+            for family in tb.bridge.registry.collect() for sample in family.samples
+            if sample.labels.get("client") == client}
+
+
+def open_incidents(tb, count: int, first: int = 0) -> None:
+    """``count`` incidents of acme: each severity, half of them past their deadline."""
+    alerts = [alert(alertname=f"Alert{n}", severity=SEVERITIES[n % 3],
+                    starts_at=at("2025-03-04 09:00") if n % 2 else at("2025-03-07 09:30"))
+              for n in range(first, first + count)]
+    for batch in range(0, len(alerts), 100):
+        assert tb.post_alerts(*alerts[batch:batch + 100]).status_code == 200
+
+
+def test_a_clients_series_are_as_many_with_600_open_incidents_as_with_6(tb):
+    open_incidents(tb, 6)
+    with_6 = client_series(tb, "acme")
+    open_incidents(tb, 594, first=6)
+    assert value(tb, "owl_incidents_open", client="acme", severity="minor") == 200
+    assert client_series(tb, "acme") == with_6
+    assert len(with_6) <= 30
+    assert {name for name, _ in with_6} >= {
+        "owl_incidents_open", "owl_incidents_awaiting_acknowledgement",
+        "owl_incident_next_deadline_timestamp_seconds", "owl_incidents_open_past_deadline",
+        "owl_sla_ledger_lines_amount_euros", "owl_sla_month_incidents"}
+
+
+def test_acknowledging_or_resolving_moves_the_incident_out_of_the_deadline_series(incidents):
     incidents.as_operator("POST", "/api/v1/incidents/2/ack")
     incidents.post_alerts(alert(client="globex", site="www", severity="minor", status="resolved",
                                 ends_at=at("2025-03-07 13:30")))
-    [(labels, _)] = series(incidents, "owl_incident_deadline_timestamp_seconds").items()
-    assert dict(labels)["incident_id"] == "1"
+    assert series(incidents, "owl_incidents_awaiting_acknowledgement") == {}
+    assert series(incidents, "owl_incident_next_deadline_timestamp_seconds") == {}
+    assert series(incidents, "owl_incidents_open_past_deadline") == {
+        (("client", "acme"), ("severity", "critical")): 1}
+    incidents.as_operator("POST", "/api/v1/incidents/1/ack")  # late: still breached, still open
+    assert value(incidents, "owl_incidents_open_past_deadline", client="acme",
+                 severity="critical") == 1
 
 
 # --- the exposition ------------------------------------------------------------------------------
