@@ -39,8 +39,16 @@ GRID_WIDTH = 24
 # inventory's provider.stack.console_url in the rendered copy of each dashboard that has it.
 CONSOLE_URL_VARIABLE = "console_url"  # the same as owl.render.grafana.CONSOLE_URL_VARIABLE
 CONSOLE_URL = Stack().console_url
-# An incident's page in the console; Grafana fills in the row's incident_id field.
-INCIDENT_PAGE = f'${{{CONSOLE_URL_VARIABLE}}}/incidents/${{__data.fields["incident_id"]}}'
+# The bridge's metrics are per client and severity, never per incident (issue 15): a table row
+# links to the console's list of that client's unresolved incidents of that severity, most
+# urgent first, where each incident is; Grafana fills in the row's fields.
+INCIDENT_LIST = (f'${{{CONSOLE_URL_VARIABLE}}}/incidents?client=${{__data.fields["client"]}}'
+                 f'&severity=${{__data.fields["severity"]}}&status=unresolved')
+# The same for the one client of a client dashboard, and its ledger (this month's, then the
+# page's month navigation).
+CLIENT_INCIDENT_LIST = (f'${{{CONSOLE_URL_VARIABLE}}}/incidents?client=${{client}}'
+                        f'&severity=${{__data.fields["severity"]}}&status=unresolved')
+CLIENT_LEDGER = f"${{{CONSOLE_URL_VARIABLE}}}/ledger?client=${{client}}"
 
 # The availability of a site (alert_rules/availability.yml): once a minute, the share of that
 # minute's HTTP probes that succeeded, per {client, site, month}; no sample in a minute of
@@ -471,7 +479,8 @@ def sla() -> builders.Dashboard:
     incidents = [
         Spec("table", "Incidents by severity and SLA status",
              "The month's incidents by severity and SLA status (pending, met, breached, "
-             "resolved without response, no SLA, maintenance, excluded, suspended).",
+             "resolved without response, no SLA, maintenance, excluded, suspended); an empty "
+             "cell is none.",
              [Query(f"sum by (severity, sla) (owl_sla_month_incidents{{{CLIENT}}})",
                     "{{severity}} {{sla}}", table=True)],
              "short", GREEN, w=12, h=8,
@@ -493,14 +502,27 @@ def sla() -> builders.Dashboard:
                     f"/ ({_by_severity('owl_incidents_total')} > 0))", "{{severity}}")],
              "percentunit", steps("red", (0.9, "orange"), (1, "green")), w=12, h=4,
              minimum=0, maximum=1, **month),
-        Spec("table", "Open incidents: time left before the deadline",
-             "Open incidents with an SLA, soonest deadline first; negative means breached.",
-             [Query(f"max by (incident_id, severity, alertname) "
-                    f"(owl_incident_deadline_timestamp_seconds{{{CLIENT}}}) - time()",
-                    "{{incident_id}}", table=True)],
+        Spec("table", "Next deadline by severity",
+             "Time left before the nearest response deadline of the open incidents awaiting "
+             "acknowledgement, by severity (the bridge exports the nearest one per client and "
+             "severity, not each incident); each row links to the list of those incidents in "
+             "the console.",
+             [Query(f"min by (severity) "
+                    f"(owl_incident_next_deadline_timestamp_seconds{{{CLIENT}}}) - time()",
+                    "{{severity}}", table=True)],
              "dtdurations", steps("red", (0, "orange"), (3600, "green"), floor=-DAY),
-             w=24, h=6, sort_by="Time left", coloured_cells=True,
-             transformations=merged_table({"Value": "Time left"})),
+             w=16, h=6, sort_by="Time left", coloured_cells=True,
+             transformations=merged_table({"Value": "Time left"}),
+             links=[_data_link("The incidents in the console", CLIENT_INCIDENT_LIST)]),
+        Spec("stat", "Breached, still open",
+             "Open incidents whose response deadline passed without an acknowledgement in "
+             "time, by severity; the console lists them.",
+             [Query(f"sum by (severity) (owl_incidents_open_past_deadline{{{CLIENT}}})",
+                    "{{severity}}")],
+             "short", steps("green", (1, "red")), w=8, h=6,
+             links=[_data_link("The incidents in the console",
+                               f"${{{CONSOLE_URL_VARIABLE}}}/incidents?client=${{client}}"
+                               "&status=unresolved")]),
     ]
     incidents.insert(0, Spec(
         "bargauge", "Availability",
@@ -523,20 +545,22 @@ def sla() -> builders.Dashboard:
              [Query(f"max(owl_sla_penalty_cap_used_ratio{{{CLIENT}}})", "cap used")],
              "percentunit", steps("green", (0.5, "orange"), (1, "red")), w=12, h=5,
              minimum=0, maximum=1, **month),
-        Spec("table", "Ledger lines",
-             "The month's penalty ledger, one line per breached incident (and the cap "
-             "adjustment where the cap bites), in euros.",
-             [Query(f"max by (incident_id, severity) "
-                    f"(owl_sla_ledger_line_amount_euros{{{CLIENT}}})", "{{incident_id}}",
+        Spec("table", "Ledger by severity",
+             "The month's penalty ledger lines summed by severity, in euros, before the cap "
+             "(the penalty amount above is after it); each line is in the console's ledger.",
+             [Query(f"sum by (severity) "
+                    f"(owl_sla_ledger_lines_amount_euros{{{CLIENT}}})", "{{severity}}",
                     table=True)],
              "currencyEUR", GREEN, w=24, h=7,
-             transformations=merged_table({"Value": "Amount"}), **month),
+             transformations=merged_table({"Value": "Amount"}),
+             links=[_data_link("The ledger in the console", CLIENT_LEDGER)], **month),
     ]
     return _layout(
         _dashboard("owl-sla", "SLA and penalties",
                    "Where the client stands against the SLA for a calendar month: incidents, "
                    "acknowledgements, breaches, penalties and the ledger.", "now/M")
-        .with_variable(_client_variable()).with_variable(_month_variable()),
+        .with_variable(_client_variable()).with_variable(_month_variable())
+        .with_variable(_console_url_variable()),
         [("Incidents", incidents), ("Penalties", penalties)])
 
 
@@ -544,31 +568,42 @@ def sla() -> builders.Dashboard:
 
 def on_call() -> builders.Dashboard:
     open_incidents = [
-        Spec("table", "Open incidents by deadline",
-             "Every open incident with an SLA, across the selected clients, soonest deadline "
-             "first; negative time left means breached.",
-             [Query(f"max by (client, incident_id, severity, alertname) "
-                    f"(owl_incident_deadline_timestamp_seconds{{{CLIENTS}}}) - time()",
-                    "{{client}} {{incident_id}}", table=True)],
+        Spec("table", "Next deadline by client and severity",
+             "Time left before the nearest response deadline of the open incidents awaiting "
+             "acknowledgement, per client and severity, soonest first (the bridge exports the "
+             "nearest one, not each incident); each row links to those incidents in the "
+             "console.",
+             [Query(f"min by (client, severity) "
+                    f"(owl_incident_next_deadline_timestamp_seconds{{{CLIENTS}}}) - time()",
+                    "{{client}} {{severity}}", table=True)],
              "dtdurations", steps("red", (0, "orange"), (3600, "green"), floor=-DAY),
-             w=16, h=9, sort_by="Time left", coloured_cells=True,
+             w=14, h=9, sort_by="Time left", coloured_cells=True,
              transformations=merged_table({"Value": "Time left"}),
-             links=[_data_link("Open the incident in the console", INCIDENT_PAGE)]),
+             links=[_data_link("The incidents in the console", INCIDENT_LIST)]),
+        Spec("table", "Breached, still open, by client",
+             "Open incidents whose response deadline passed without an acknowledgement in "
+             "time, per client and severity; each row links to them in the console.",
+             [Query(f"sum by (client, severity) "
+                    f"(owl_incidents_open_past_deadline{{{CLIENTS}}})",
+                    "{{client}} {{severity}}", table=True)],
+             "short", steps("green", (1, "red")), w=10, h=9, coloured_cells=True,
+             transformations=merged_table({"Value": "Breached"}),
+             links=[_data_link("The incidents in the console", INCIDENT_LIST)]),
         Spec("stat", "Awaiting acknowledgement",
              "Open incidents with an SLA whose deadline is still ahead: nobody has "
              "acknowledged them yet (an acknowledgement in time ends the wait).",
-             [Query(f"count by (severity) (owl_incident_deadline_timestamp_seconds"
-                    f"{{{CLIENTS}}} > time())", "{{severity}}")],
-             "short", ANY_IS_BAD, w=4, h=9),
+             [Query(f"sum by (severity) (owl_incidents_awaiting_acknowledgement"
+                    f"{{{CLIENTS}}})", "{{severity}}")],
+             "short", ANY_IS_BAD, w=6, h=5),
         Spec("stat", "Breached, still open",
              "Open incidents whose deadline has passed.",
-             [Query(f"count by (severity) (owl_incident_deadline_timestamp_seconds"
-                    f"{{{CLIENTS}}} <= time())", "{{severity}}")],
-             "short", steps("green", (1, "red")), w=4, h=9),
+             [Query(f"sum by (severity) (owl_incidents_open_past_deadline{{{CLIENTS}}})",
+                    "{{severity}}")],
+             "short", steps("green", (1, "red")), w=6, h=5),
         Spec("stat", "Open incidents",
              "Incidents not resolved yet, by severity, with an SLA or not.",
              [Query(f"sum by (severity) (owl_incidents_open{{{CLIENTS}}})", "{{severity}}")],
-             "short", steps("green", (1, "orange")), w=8, h=5),
+             "short", steps("green", (1, "orange")), w=12, h=5),
         Spec("timeseries", "Time to acknowledge (90th percentile)",
              "90th percentile of the time from clock start to acknowledgement over the last "
              "day, by severity; default response times: critical 4 h, major 24 h, minor 48 h.",

@@ -9,7 +9,8 @@
   and thresholds, and names its series; every query is PromQL that promtool accepts.
 - Client dashboards select only the client's series: in a client's Grafana organization every
   query goes through prom-label-proxy, where a series without that client's label is not there.
-- The on-call incident table links each row to the incident's page in the bridge's console, whose
+- No panel reads a series per incident (the bridge has none): the on-call tables by client and
+  severity, and the SLA dashboard's deadlines and ledger, link to the bridge's console, whose
   address ``owl config render`` takes from the inventory.
 """
 
@@ -56,6 +57,7 @@ NAMED_SERIES_PANELS = ("timeseries", "bargauge")  # panels with a legend of thei
 EXAMPLE_INVENTORY = REPO / "examples" / "inventory.yml"
 DATA_FIELD = re.compile(r'\$\{__data\.fields\["(\w+)"\]\}')  # a data link's field of the row
 GROUPING_LABELS = re.compile(r"\bby \(([^)]*)\)")
+CONSOLE_DASHBOARDS = ("on-call.json", "sla.json")  # with links to the bridge's console
 DATABASE_RULES = REPO / "alert_rules" / "databases.yml"
 # (alert, engine's job, what its rule compares): a panel of the servers dashboard draws the same
 DATABASE_EXPRESSIONS = [
@@ -208,15 +210,34 @@ def test_every_panel_query_is_promql_that_promtool_accepts(tmp_path):
     assert f"SUCCESS: {len(queries)} rules found" in result.stdout
 
 
-# --- the on-call incident table links to the console ---------------------------------------------
+# --- the incident tables link to the console ----------------------------------------------------
 
-def test_the_on_call_incident_tables_rows_link_to_the_incidents_page_in_the_console():
-    table = panel_titled(DASHBOARDS["on-call.json"], "Open incidents by deadline")
-    assert data_links(table) == [{
-        "title": "Open the incident in the console",
-        "url": '${console_url}/incidents/${__data.fields["incident_id"]}',
-        "type": "link", "targetBlank": True, "includeVars": False, "keepTime": False,
-        "asDropdown": False, "icon": "", "tooltip": "", "tags": []}]
+def test_the_on_call_incident_tables_rows_link_to_their_clients_incidents_in_the_console():
+    url = ('${console_url}/incidents?client=${__data.fields["client"]}'
+           '&severity=${__data.fields["severity"]}&status=unresolved')
+    for title in ("Next deadline by client and severity", "Breached, still open, by client"):
+        table = panel_titled(DASHBOARDS["on-call.json"], title)
+        assert data_links(table) == [{
+            "title": "The incidents in the console", "url": url,
+            "type": "link", "targetBlank": True, "includeVars": False, "keepTime": False,
+            "asDropdown": False, "icon": "", "tooltip": "", "tags": []}], title
+
+
+def test_the_sla_dashboard_links_its_deadlines_and_ledger_to_the_clients_pages_in_the_console():
+    sla = DASHBOARDS["sla.json"]
+    assert [link["url"] for link in data_links(panel_titled(sla, "Next deadline by severity"))] \
+        == ['${console_url}/incidents?client=${client}&severity=${__data.fields["severity"]}'
+            '&status=unresolved']
+    assert [link["url"] for link in data_links(panel_titled(sla, "Ledger by severity"))] == [
+        "${console_url}/ledger?client=${client}"]
+
+
+def test_no_panel_reads_a_series_per_incident():
+    exprs = [query.expr for name, dashboard in DASHBOARDS.items()
+             for query in panel_queries(name, dashboard)]
+    assert not [expr for expr in exprs if "incident_id" in expr
+                or "owl_incident_deadline_timestamp_seconds" in expr
+                or "owl_sla_ledger_line_amount_euros" in expr]
 
 
 @pytest.mark.parametrize("name", DASHBOARDS)
@@ -236,8 +257,9 @@ def test_every_field_a_data_link_reads_is_a_label_its_table_keeps(name):
                for link in data_links(panel))
 
 
-def test_the_console_url_is_a_hidden_constant_holding_the_inventorys_default():
-    console_url = variable(DASHBOARDS["on-call.json"], CONSOLE_URL_VARIABLE)
+@pytest.mark.parametrize("name", CONSOLE_DASHBOARDS)
+def test_the_console_url_is_a_hidden_constant_holding_the_inventorys_default(name):
+    console_url = variable(DASHBOARDS[name], CONSOLE_URL_VARIABLE)
     assert (console_url["type"], console_url["hide"]) == ("constant", 2)  # 2: hidden
     assert console_url["query"] == Stack().console_url == "http://127.0.0.1:9180"
 
@@ -262,14 +284,15 @@ def inventory_with_console_url(tmp_path: Path, console_url: str) -> Path:
     (None, "http://127.0.0.1:9180"),  # examples/inventory.yml, where it is the bridge's address
     ("https://owl.example.fr/console/", "https://owl.example.fr/console"),
 ])
-def test_the_rendered_on_call_dashboard_carries_the_inventorys_console_url(
+def test_the_rendered_dashboards_carry_the_inventorys_console_url(
         tmp_path, schema_validator, console_url, expected):
     inventory = EXAMPLE_INVENTORY if console_url is None \
         else inventory_with_console_url(tmp_path, console_url)
     rendered = render_dashboards(inventory, tmp_path / "rendered")
-    assert variable(rendered["on-call.json"], CONSOLE_URL_VARIABLE)["query"] == expected
-    assert list(schema_validator.iter_errors(rendered["on-call.json"])) == []
-    variable(rendered["on-call.json"], CONSOLE_URL_VARIABLE)["query"] = Stack().console_url
+    for name in CONSOLE_DASHBOARDS:
+        assert variable(rendered[name], CONSOLE_URL_VARIABLE)["query"] == expected
+        assert list(schema_validator.iter_errors(rendered[name])) == []
+        variable(rendered[name], CONSOLE_URL_VARIABLE)["query"] = Stack().console_url
     assert rendered == DASHBOARDS  # nothing else differs from the committed dashboards
 
 
