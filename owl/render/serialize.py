@@ -15,6 +15,10 @@ def to_yaml(data) -> str:
                                              default_flow_style=False, width=100)
 
 
-def to_json(data) -> str:
-    """Indented JSON with a final newline (JSON has no comments, so no header)."""
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+def to_json(groups: list) -> str:
+    """A JSON list, one element a line, with a final newline (JSON has no comments, so no
+    header). One line per file_sd target group keeps the file readable and diffable, and lets
+    the C encoder write it: indenting made the render of 10,000 clients spend 2.8 of its 4.9 s
+    in Python's encoder."""
+    lines = [json.dumps(group, ensure_ascii=False) for group in groups]
+    return "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
