@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import typing
 from pathlib import Path
 
@@ -133,6 +135,25 @@ def _model_in(annotation):
 
 def parse_inventory(text: str, filename: str = "<inventory>") -> Inventory:
     """Validate inventory YAML text; raise :class:`InventoryError` listing every problem."""
+    with _collector_paused():
+        return _parse_inventory(text, filename)
+
+
+@contextlib.contextmanager
+def _collector_paused():
+    """The cyclic garbage collector off while the inventory's objects are built: they are
+    hundreds of thousands, none garbage, and the collections they triggered took 3 of the 4.6 s
+    that parsing 10,000 clients took."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _parse_inventory(text: str, filename: str) -> Inventory:
     try:
         document = load_yaml(text, filename)
     except YamlSourceError as exc:
