@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import datetime as dt
 from importlib import resources
+from typing import TYPE_CHECKING
 
-import weasyprint
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from sla_bridge.reports import words
 from sla_bridge.reports.chart import daily_chart
 from sla_bridge.reports.model import ReportContent, TargetAvailability
+
+if TYPE_CHECKING:
+    import weasyprint
 
 # A box may end this far past the content area (rounding of the layout) without overflowing.
 TOLERANCE_PX = 0.5
@@ -52,6 +55,10 @@ def render_html(content: ReportContent) -> str:
 
 
 def layout(content: ReportContent) -> weasyprint.Document:
+    # imported here: WeasyPrint (and its fonts) take 0.9 s to import, which every bridge start
+    # paid for a report written once a month
+    import weasyprint
+
     return weasyprint.HTML(string=render_html(content)).render()
 
 
