@@ -37,7 +37,7 @@ from urllib.parse import urlencode
 
 from owl.clock import utc_now
 from owl.inventory import Client, format_duration
-from owl.render.grafana import DATASOURCE_UID
+from owl.render.grafana import DATASOURCE_UID, with_console_url
 from owl_commands.common import date_argument, deprecated_spelling, inventory_or_exit
 
 MARKER = re.compile(r" \(owl:(?P<id>[a-z0-9][a-z0-9_-]{0,62})\)$")
@@ -62,12 +62,14 @@ def org_name(client: Client) -> str:
     return f"{client.name} (owl:{client.id})"
 
 
-def client_dashboards() -> dict[str, dict]:
-    """The dashboards a client organization gets, by uid, as committed in ``dashboards/``."""
+def client_dashboards(console_url: str) -> dict[str, dict]:
+    """The dashboards a client organization gets, by uid, as committed in ``dashboards/``, their
+    links to the console at ``console_url`` (as ``owl config render`` provisions OWL's own)."""
     from dashboards import CLIENT_DASHBOARDS
 
     folder = resources.files("dashboards")
-    loaded = [json.loads((folder / name).read_text(encoding="utf-8"))
+    loaded = [json.loads(with_console_url((folder / name).read_text(encoding="utf-8"),
+                                          console_url))
               for name in CLIENT_DASHBOARDS]
     return {dashboard["uid"]: dashboard for dashboard in loaded}
 
@@ -288,7 +290,8 @@ def run_sync(args) -> int:
     settings = Settings(args.label_proxy_url,
                         format_duration(inventory.provider.stack.scrape_interval))
     try:
-        changes = GrafanaSync(api, settings, client_dashboards()).run(clients)
+        changes = GrafanaSync(api, settings,
+                              client_dashboards(inventory.provider.stack.console_url)).run(clients)
     except (GrafanaException, requests.RequestException) as exc:
         print(f"owl grafana sync: {args.url}: {exc}", file=sys.stderr)
         return 1

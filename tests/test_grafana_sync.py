@@ -17,14 +17,14 @@ from dashboards import CLIENT_DASHBOARDS
 from dashboards.queries import load_dashboards
 from owl_commands import cli
 from owl_commands.grafana_sync import CLIENT_HEADER, DEFAULT_LABEL_PROXY_URL, FOLDER_UID, TEAM_NAME
-from owl.render.grafana import DATASOURCE_UID
+from owl.render.grafana import DATASOURCE_UID, with_console_url
 from tests.support.grafana_api import ADMIN_ID, MAIN_ORG_ID, VIEW, GrafanaApi
 
 PASSWORD = "not-a-real-password"
 INVENTORY = """
 provider:
   name: OWL SYSTEMS
-  stack: {{scrape_interval: 20s}}
+  stack: {{scrape_interval: 20s, console_url: "https://console.owl.example"}}
 clients:
 {clients}
 """
@@ -41,7 +41,10 @@ CLIENTS = {
                status: terminated, terminated_on: 2025-03-31}}""",
 }
 NAMES = {"demo": "Demo Boutique SAS", "acme": "ACME SARL", "gone": "Gone SARL"}
-EXPECTED_DASHBOARDS = {dashboard["uid"]: dashboard
+CONSOLE_URL = "https://console.owl.example"
+# the committed dashboards, linking to the inventory's console
+EXPECTED_DASHBOARDS = {dashboard["uid"]: json.loads(with_console_url(json.dumps(dashboard),
+                                                                     CONSOLE_URL))
                        for name, dashboard in load_dashboards().items()
                        if name in CLIENT_DASHBOARDS}
 
@@ -114,6 +117,9 @@ def test_the_client_dashboards_are_in_a_folder_only_the_viewer_team_sees(grafana
     stored = {uid: {key: value for key, value in kept["dashboard"].items()
                     if key not in ("id", "version")} for uid, kept in org.dashboards.items()}
     assert stored == EXPECTED_DASHBOARDS
+    sla = stored["owl-sla"]
+    assert [variable["query"] for variable in sla["templating"]["list"]
+            if variable["name"] == "console_url"] == [CONSOLE_URL]
     assert {kept["folderUid"] for kept in org.dashboards.values()} == {FOLDER_UID}
 
 
