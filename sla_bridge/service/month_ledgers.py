@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from sla_bridge.contract_terms import CalendarCache
@@ -55,10 +55,12 @@ def _ledgers(session: Session, month: str, month_terms: Terms, terms: Terms,
              clock: Clock) -> list[Ledger]:
     """The ledgers of the clients of ``month_terms`` (in its order) under those terms."""
     # no IN list of the clients (PostgreSQL refuses more than 65,535 parameters): the month's
-    # rows that may be breached, those of other clients left out here
+    # rows breached, or pending past their deadline (breached as of now: lifecycle.status_as_of),
+    # those of other clients left out here
     rows = session.scalars(select(Incident).where(
         Incident.month == month,
-        Incident.sla.in_((lifecycle.PENDING, lifecycle.BREACHED)))).all()
+        or_(Incident.sla == lifecycle.BREACHED,
+            (Incident.sla == lifecycle.PENDING) & (Incident.deadline < clock())))).all()
     breaches: dict[str, list[Breach]] = {client: [] for client in month_terms}
     for row in rows:
         if row.client in month_terms and \
