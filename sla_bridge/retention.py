@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sla_bridge.contract_terms import CalendarCache, terms_from_snapshot
 from sla_bridge.engine.terms import ClientTerms
 from sla_bridge.storage.database import Database
-from sla_bridge.storage.queries import latest_contract_snapshots
+from sla_bridge.storage.queries import contract_clients, latest_contract_snapshots
 from sla_bridge.storage.schema import (Deletion, Event, Incident, Maintenance, Notification,
                                        Report, Token)
 
@@ -59,6 +59,10 @@ def clients_without_contract(db: Database, terms: dict[str, ClientTerms]) -> lis
 def _removed_clients(db: Database, terms: dict[str, ClientTerms]) -> dict[str, dict]:
     """The last recorded contract snapshot of each client no longer in ``terms``."""
     with db.read() as session:
+        # the metrics ask at every scrape, and usually no client has left: the snapshots are
+        # read only when one has (0.56 s a scrape at 5,000 clients otherwise)
+        if not contract_clients(session) - terms.keys():
+            return {}
         recorded = latest_contract_snapshots(session)
     return {client: snapshot for client, snapshot in recorded.items() if client not in terms}
 

@@ -244,6 +244,11 @@ def maintenance_windows(session: Session, clients: set[str],
     return [window_of(row) for row in rows]
 
 
+def contract_clients(session: Session) -> set[str]:
+    """The clients with a recorded contract (their ids only: no snapshot is read)."""
+    return set(session.scalars(select(Event.client).where(Event.kind == "contract").distinct()))
+
+
 def latest_contract_snapshots(session: Session,
                               before: dt.datetime | None = None) -> dict[str, dict]:
     """Each client's last recorded contract (recorded before ``before``, if given)."""
