@@ -61,9 +61,9 @@ from dashboards.queries import (
 from tests.fixtures.sites.support import serving
 from tests.support.binaries import require_binary
 from tests.support.databases import postgres_url
-from tests.support.mariadb import running_mariadb
+from tests.support.mariadb import exporter_args, running_replicated_pair
 from tests.support.processes import free_port, running, wait_until
-from tests.test_databases_live import GRANTS, exporter_args, replicate, watching
+from tests.test_databases_live import watching
 
 SCRAPE_SECONDS = 2
 # Grafana draws about this many points across a panel: $__interval = range / points
@@ -217,13 +217,7 @@ def _replicated_mariadb(folder: Path) -> Iterator[list[dict]]:
     """A MariaDB primary and its replica, each watched by mysqld_exporter: yields them as the
     inventory's databases of a server."""
     with ExitStack() as stack:
-        primary = stack.enter_context(running_mariadb(
-            folder / "primary", "--server-id=1", f"--log-bin={folder / 'primary' / 'bin'}",
-            "--binlog-format=ROW"))
-        replica = stack.enter_context(running_mariadb(folder / "replica", "--server-id=2"))
-        for server in (primary, replica):  # each its own exporter user: not replicated
-            server.sql("SET sql_log_bin = 0; " + GRANTS)
-        replicate(primary, replica)
+        primary, replica = stack.enter_context(running_replicated_pair(folder))
         databases = []
         for name, server in (("wordpress", primary), ("wordpress-replica", replica)):
             port = free_port()

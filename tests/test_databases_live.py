@@ -30,18 +30,11 @@ from sla_bridge.app import BridgeConfig, create_app
 from tests.support.alertmanager import serving
 from tests.support.binaries import require_binary
 from tests.support.databases import postgres_url
-from tests.support.mariadb import RunningMariadb, running_mariadb
+from tests.support.mariadb import RunningMariadb, exporter_args, running_replicated_pair
 from tests.support.processes import free_port, running, wait_for_http, wait_until
 from tests.test_alert_rules_live import query, rule_errors
 
-EXPORTER_USER = "exporter"
-EXPORTER_PASSWORD = "exporter-secret"
 WEB_USER, WEB_PASSWORD = "prometheus", "scrape-secret"
-# what docs/enroll-server.md grants the exporter (SLAVE MONITOR: SHOW SLAVE STATUS on 10.5+)
-GRANTS = (f"CREATE USER '{EXPORTER_USER}'@'127.0.0.1' IDENTIFIED BY '{EXPORTER_PASSWORD}' "
-          f"WITH MAX_USER_CONNECTIONS 3; "
-          f"GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR, SELECT ON *.* "
-          f"TO '{EXPORTER_USER}'@'127.0.0.1';")
 
 
 def inventory_text(ports: dict, databases: list[dict]) -> str:
@@ -67,36 +60,11 @@ def inventory_text(ports: dict, databases: list[dict]) -> str:
     return yaml.safe_dump({"provider": provider, "clients": clients}, sort_keys=False)
 
 
-def exporter_args(workdir: Path, server: RunningMariadb, port: int,
-                  web_config: Path | None = None) -> list[str]:
-    my_cnf = workdir / f"my-{port}.cnf"
-    my_cnf.write_text(f"[client]\nuser={EXPORTER_USER}\npassword={EXPORTER_PASSWORD}\n"
-                      f"host=127.0.0.1\nport={server.port}\n", encoding="utf-8")
-    my_cnf.chmod(0o600)
-    args = [require_binary("prometheus-mysqld-exporter"), f"--config.my-cnf={my_cnf}",
-            f"--web.listen-address=127.0.0.1:{port}", "--collect.info_schema.tables"]
-    return args + ([f"--web.config.file={web_config}"] if web_config else [])
-
-
 def web_config(workdir: Path) -> Path:
     path = workdir / "web-config.yml"
     hashed = bcrypt.hashpw(WEB_PASSWORD.encode(), bcrypt.gensalt(rounds=4)).decode()
     path.write_text(yaml.safe_dump({"basic_auth_users": {WEB_USER: hashed}}), encoding="utf-8")
     return path
-
-
-def replicate(primary: RunningMariadb, replica: RunningMariadb) -> None:
-    primary.sql("CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'repl'; "
-                "GRANT REPLICATION SLAVE ON *.* TO 'repl'@'127.0.0.1';")
-    replica.sql(f"CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT={primary.port}, "
-                "MASTER_USER='repl', MASTER_PASSWORD='repl', MASTER_USE_GTID=slave_pos; "
-                "START SLAVE;")
-    primary.sql("CREATE DATABASE wp; CREATE TABLE wp.wp_posts (id INT PRIMARY KEY "
-                "AUTO_INCREMENT, post_content TEXT) ENGINE=InnoDB; "
-                "INSERT INTO wp.wp_posts (post_content) VALUES ('Bonjour');")
-    wait_until(lambda: replica.sql("SELECT COUNT(*) FROM wp.wp_posts").strip() == "1"
-               if "wp" in replica.sql("SHOW DATABASES") else False,
-               timeout=30, message="the replica copying the primary")
 
 
 def alert_labels(prometheus: str) -> list[dict]:
@@ -155,13 +123,7 @@ def binaries() -> dict[str, str]:
 def test_databases_are_scraped_with_their_labels_and_their_alerts_match_what_mariadb_shows(
         tmp_path: Path, binaries):
     with ExitStack() as stack:
-        primary = stack.enter_context(running_mariadb(
-            tmp_path / "primary", "--server-id=1", f"--log-bin={tmp_path / 'primary' / 'bin'}",
-            "--binlog-format=ROW"))
-        replica = stack.enter_context(running_mariadb(tmp_path / "replica", "--server-id=2"))
-        for server in (primary, replica):  # each its own exporter user: not replicated
-            server.sql("SET sql_log_bin = 0; " + GRANTS)
-        replicate(primary, replica)
+        primary, replica = stack.enter_context(running_replicated_pair(tmp_path))
         password_file = tmp_path / "scrape-password"
         password_file.write_text(WEB_PASSWORD + "\n", encoding="utf-8")
         ports = {name: free_port() for name in ("primary", "replica")}

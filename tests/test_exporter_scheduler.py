@@ -103,7 +103,8 @@ def test_the_retry_delay_is_never_longer_than_the_interval():
         dt.timedelta(minutes=5)
 
 
-def test_intervals_follow_the_tier_of_the_client_and_kinds_skip_lower_tiers():
+def tiered_exporter(*more: ProbeKind) -> Exporter:
+    """Clients of tier 1 and 4, a kind every 6 hours (1 at tier 4) and a daily kind from tier 2."""
     inventory = parse_inventory(inventory_text(
         client("small", {"www": "http://127.0.0.1:9/"}, tier=1),
         client("big", {"www": "http://127.0.0.1:9/"}, tier=4)))
@@ -112,7 +113,11 @@ def test_intervals_follow_the_tier_of_the_client_and_kinds_skip_lower_tiers():
                            timeout=5).scheduled(schedule)
     tier2 = ProbeKind("tier2", lambda target: ProbeResult.ok(), dt.timedelta(days=1), timeout=5,
                       min_tier=2)
-    exporter = Exporter(inventory, (everywhere, tier2))
+    return Exporter(inventory, (everywhere, tier2, *more))
+
+
+def test_intervals_follow_the_tier_of_the_client_and_kinds_skip_lower_tiers():
+    exporter = tiered_exporter()
     exporter.start()
     try:
         assert exporter.scheduler.job_ids() == ["everywhere:big/www", "everywhere:small/www",
@@ -145,17 +150,9 @@ def test_the_default_kinds_are_scheduled_from_the_inventory():
 
 
 def test_each_run_exports_its_tier_s_interval_and_each_kind_its_target_count():
-    inventory = parse_inventory(inventory_text(
-        client("small", {"www": "http://127.0.0.1:9/"}, tier=1),
-        client("big", {"www": "http://127.0.0.1:9/"}, tier=4)))
-    schedule = ProbeSchedule(interval=dt.timedelta(hours=6), by_tier={4: dt.timedelta(hours=1)})
-    everywhere = ProbeKind("everywhere", lambda target: ProbeResult.ok(), dt.timedelta(days=1),
-                           timeout=5).scheduled(schedule)
-    tier2 = ProbeKind("tier2", lambda target: ProbeResult.ok(), dt.timedelta(days=1), timeout=5,
-                      min_tier=2)
     nowhere = ProbeKind("nowhere", lambda target: ProbeResult.ok(), dt.timedelta(days=1),
                         timeout=5, target_kind="server")
-    exporter = Exporter(inventory, (everywhere, tier2, nowhere))
+    exporter = tiered_exporter(nowhere)
     exporter.start()
     try:
         wait_until(lambda: len(exporter.cache.runs()) == 3, timeout=5, interval=0.05,
