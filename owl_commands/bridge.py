@@ -159,7 +159,7 @@ def _run_bridge(args) -> int:
     from sla_bridge.web import WebConfig
     from sla_bridge.web.sessions import Lifetimes
     from sla_bridge.notify import read_smtp_password
-    from sla_bridge.server import serve
+    from sla_bridge.server import ListenError, serve
     from sla_bridge.storage.database import DatabaseUnreachable
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -207,6 +207,9 @@ def _run_bridge(args) -> int:
     except DatabaseUnreachable as exc:
         print(f"{exc}; the bridge is not started (--storage.wait-timeout sets how long it "
               "waits)", file=sys.stderr)
+        return 1
+    except ListenError as exc:
+        print(f"{exc}; the bridge is not started", file=sys.stderr)
         return 1
     return 0
 

@@ -38,6 +38,10 @@ CHANNEL_TIMEOUT_SECONDS = 330
 THREADS = 16
 
 
+class ListenError(OSError):
+    """The bridge's address cannot be listened on (taken, not this machine's); names it."""
+
+
 def start_jobs(bridge) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC")
     scheduler.add_job(bridge.service.refresh_statuses, "interval",
@@ -71,10 +75,15 @@ def serve(config: BridgeConfig, listen: str, threads: int = THREADS) -> None:
         gc.freeze()
         gc.enable()
     bridge = app.extensions["owl"]
+    try:
+        server = create_server(app, listen=listen, threads=threads, ident="owl-sla-bridge",
+                               clear_untrusted_proxy_headers=True,
+                               connection_limit=CONNECTION_LIMIT,
+                               channel_timeout=CHANNEL_TIMEOUT_SECONDS, asyncore_use_poll=True)
+    except OSError as exc:
+        bridge.db.dispose()
+        raise ListenError(f"cannot listen on {listen}: {exc.strerror or exc}") from None
     scheduler = start_jobs(bridge)
-    server = create_server(app, listen=listen, threads=threads, ident="owl-sla-bridge",
-                           clear_untrusted_proxy_headers=True, connection_limit=CONNECTION_LIMIT,
-                           channel_timeout=CHANNEL_TIMEOUT_SECONDS, asyncore_use_poll=True)
 
     def _stop(signum, _frame):
         log.info("stopping on signal %s", signum)

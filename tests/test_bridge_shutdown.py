@@ -8,7 +8,9 @@ still answering, which then failed with "OSError: [Errno 9] Bad file descriptor"
 from __future__ import annotations
 
 import signal
+import socket
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
@@ -66,3 +68,21 @@ def _deliver(port: int) -> None:
                       headers={"Authorization": f"Bearer {WEBHOOK_TOKEN}"}, timeout=30)
     except requests.RequestException:
         pass  # the reply may not get out before the process ends; Alertmanager would retry
+
+
+def test_a_bridge_whose_address_is_taken_says_so_and_exits_without_a_traceback(tmp_path):
+    inventory = tmp_path / "inventory.yml"
+    inventory.write_text(INVENTORY)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "owl_commands.cli", "bridge", "--inventory", str(inventory),
+             "--database", f"sqlite:///{tmp_path / 'bridge.db'}",
+             "--web.listen-address", f"127.0.0.1:{port}"],
+            env=ENV, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use; the bridge is not " \
+           "started" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
