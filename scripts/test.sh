@@ -6,10 +6,12 @@
 source "$(dirname "$0")/common.sh"
 # poppler-utils (pdftotext, pdftoppm) for the report tests; chromium and its driver for the
 # browser tests, with the fonts chromium only recommends; MariaDB and the database exporters for
-# the database health tests
+# the database health tests; HAProxy and VictoriaMetrics for the high-availability and sharded
+# profiles' live tests
 install_debian_packages "${STACK_PACKAGES[@]}" "${REPORT_PACKAGES[@]}" poppler-utils \
   python3-venv postgresql restic borgbackup openssl \
   mariadb-server mariadb-client prometheus-mysqld-exporter prometheus-postgres-exporter \
+  haproxy victoria-metrics \
   chromium chromium-driver fonts-liberation
 VENV="${OWL_TEST_VENV:-$ROOT/.venv-test}"
 install_for_tests "$VENV"
