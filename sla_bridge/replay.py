@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from owl.inventory import Inventory
 from sla_bridge.contract_terms import terms_from_inventory
+from sla_bridge.engine.alerts import AlertNotice
 from sla_bridge.serialize import event_json
 from sla_bridge.service import SlaService
 from sla_bridge.storage.database import Database
@@ -31,10 +32,15 @@ from sla_bridge.timefmt import rfc3339
 from sla_bridge.webhook import parse_alert, parse_time
 
 FORMAT = "owl-events/1"
+ALERT_BATCH = 5000  # consecutive alert events stored in one transaction
 
 
 class ReplayError(ValueError):
     """The events file cannot be replayed; the message names the line."""
+
+
+class _BatchError(ReplayError):
+    """A batch of alert events failed; the message names its lines."""
 
 
 def export_events(db: Database, now: dt.datetime) -> Iterator[str]:
@@ -54,27 +60,52 @@ class ReplayClock:
 
 
 class Replayer:
-    """Applies recorded events, mapping the live ids of incidents and windows to its own."""
+    """Applies recorded events, mapping the live ids of incidents and windows to its own.
+
+    Consecutive alert events are stored together, up to :data:`ALERT_BATCH` in one transaction
+    (each as of its own time, as it was live): the bridge's live deliveries are batches too, and
+    a transaction per event made most of the replay's cost. Any other event, and :meth:`finish`,
+    stores the alerts waiting first, so every event sees the history before it.
+    """
 
     def __init__(self, service: SlaService, clock: ReplayClock):
         self.service = service
         self.clock = clock
         self.incident_ids: dict[int, int] = {}
         self.window_ids: dict[int, int] = {}
+        self.alerts: list[tuple[int, int | None, AlertNotice]] = []  # line, live id, notice
 
-    def apply(self, event: dict) -> None:
-        handler = getattr(self, f"_on_{event['kind']}", None)
+    def apply(self, event: dict, number: int = 0) -> None:
+        kind = event["kind"]
+        if kind == "alert":
+            self._queue_alert(event, number)
+            return
+        handler = getattr(self, f"_on_{kind}", None)
         if handler is None:
-            raise ReplayError(f"unknown event kind {event['kind']!r}")
+            raise ReplayError(f"unknown event kind {kind!r}")
+        self.finish()
         self.clock.now = parse_time(event["at"], "at")
         handler(event)
 
-    def _on_alert(self, event: dict) -> None:
-        notice = parse_alert(event["payload"], 0, self.clock.now)
-        result = self.service.ingest([notice])
-        replayed = result.incident_ids.get(notice.dedup_key)
-        if event["incident_id"] is not None and replayed is not None:
-            self.incident_ids[event["incident_id"]] = replayed
+    def finish(self) -> None:
+        """Store the alert events still waiting."""
+        if not self.alerts:
+            return
+        alerts, self.alerts = self.alerts, []
+        self.clock.now = alerts[-1][2].received_at
+        try:
+            result = self.service.ingest([notice for _, _, notice in alerts], as_received=True)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _BatchError(f"{alerts[0][0]}-{alerts[-1][0]}: {exc}") from None
+        for (_, live_id, _), outcome in zip(alerts, result.outcomes):
+            if live_id is not None and outcome.incident is not None:
+                self.incident_ids[live_id] = outcome.incident.id
+
+    def _queue_alert(self, event: dict, number: int) -> None:
+        at = parse_time(event["at"], "at")
+        self.alerts.append((number, event["incident_id"], parse_alert(event["payload"], 0, at)))
+        if len(self.alerts) >= ALERT_BATCH:
+            self.finish()
 
     def _incident(self, event: dict) -> int:
         try:
@@ -169,7 +200,7 @@ def replay(inventory: Inventory, lines: Iterable[str], source: str = "<events>",
     folder that :meth:`Replay.close` removes); statuses as of the export time."""
     as_of, events = read_events(lines, source)
     scratch = None if workdir else Path(tempfile.mkdtemp(prefix="owl-replay-"))
-    db = Database(f"sqlite:///{(workdir or scratch) / 'replay.db'}")
+    db = Database(f"sqlite:///{(workdir or scratch) / 'replay.db'}", scratch=True)
     clock = ReplayClock(as_of)
     result = Replay(SlaService(db, terms_from_inventory(inventory), clock), as_of, scratch)
     try:
@@ -177,9 +208,15 @@ def replay(inventory: Inventory, lines: Iterable[str], source: str = "<events>",
         replayer = Replayer(result.service, clock)
         for number, event in events:
             try:
-                replayer.apply(event)
+                replayer.apply(event, number)
+            except _BatchError as exc:
+                raise ReplayError(f"{source}:{exc}") from None
             except (KeyError, TypeError, ValueError) as exc:
                 raise ReplayError(f"{source}:{number}: {exc}") from None
+        try:
+            replayer.finish()
+        except _BatchError as exc:
+            raise ReplayError(f"{source}:{exc}") from None
         clock.now = as_of
         result.service.refresh_statuses()
     except BaseException:

@@ -292,3 +292,36 @@ def test_the_events_are_read_as_the_replay_consumes_them():
     _, events = read_events(lines(), "<events>")
     assert len(consumed) == 1  # the header only
     assert next(events)[1]["kind"] == "alert" and len(consumed) == 2
+
+
+def alert_event(number: int, received: str, payload: dict) -> str:
+    return json.dumps({"id": number, "kind": "alert", "at": received, "incident_id": number,
+                       "actor": None, "client": "acme", "payload": payload})
+
+
+def test_alerts_replayed_together_are_each_applied_as_of_the_time_they_were_received(tmp_path):
+    # consecutive alert events are stored in one transaction: each incident must still be
+    # created, and judged, at its own alert's time, not at the last one's
+    lines = ['{"format": "owl-events/1", "exported_at": "2025-03-08T00:00:00Z"}',
+             alert_event(1, "2025-03-07T08:00:00Z", alert(starts_at=at("2025-03-07 09:00"))),
+             alert_event(2, "2025-03-07T14:00:00Z",
+                         alert(site="web1", starts_at=at("2025-03-07 15:00")))]
+    replayed = replay(parse_inventory(INVENTORY, "inv.yml"), lines, workdir=tmp_path)
+    created = sorted(incident.created_at for incident in replayed.incidents())
+    assert created == [at("2025-03-07 09:00"), at("2025-03-07 15:00")]
+    replayed.close()
+
+
+def test_a_history_longer_than_a_batch_of_alerts_replays_every_alert(tmp_path, monkeypatch):
+    monkeypatch.setattr("sla_bridge.replay.ALERT_BATCH", 2)
+    starts = [at("2025-03-07 09:00") + dt.timedelta(minutes=10 * n) for n in range(5)]
+    lines = ['{"format": "owl-events/1", "exported_at": "2025-03-08T00:00:00Z"}',
+             *(alert_event(n + 1, rfc3339(start), alert(site=f"s{n}", starts_at=start))
+               for n, start in enumerate(starts)),
+             json.dumps({"id": 6, "kind": "ack", "at": "2025-03-07T09:00:00Z", "incident_id": 5,
+                         "actor": "alice", "payload": {}})]
+    replayed = replay(parse_inventory(INVENTORY, "inv.yml"), lines, workdir=tmp_path)
+    incidents = {incident.target: incident for incident in replayed.incidents()}
+    assert sorted(incidents) == [f"s{n}" for n in range(5)]
+    assert [incidents[f"s{n}"].acknowledged_by for n in range(5)] == [None] * 4 + ["alice"]
+    replayed.close()

@@ -94,15 +94,15 @@ class SlaService:
 
     # --- alerts ----------------------------------------------------------------------------
 
-    def ingest(self, notices: list[AlertNotice]) -> IngestResult:
+    def ingest(self, notices: list[AlertNotice], as_received: bool = False) -> IngestResult:
         """Store what is new in ``notices``; redeliveries change nothing (see
-        :func:`~sla_bridge.service.ingest.store_notices`). Every Watchdog delivery is a
-        heartbeat."""
+        :func:`~sla_bridge.service.ingest.store_notices`, also for ``as_received``). Every
+        Watchdog delivery is a heartbeat."""
         for notice in notices:
             if notice.heartbeat:
                 self.observer.heartbeat(notice.received_at)
         with self._transaction() as (session, changes):
-            return store_notices(session, notices, self.terms, self.clock, changes)
+            return store_notices(session, notices, self.terms, self.clock, changes, as_received)
 
     # --- statuses over time ------------------------------------------------------------------
 

@@ -94,12 +94,15 @@ def notice_payload(notice: AlertNotice) -> dict:
 
 
 def store_notices(session: Session, notices: list[AlertNotice], terms: Terms,
-                  clock: Callable[[], dt.datetime], changes: Transitions) -> IngestResult:
+                  clock: Callable[[], dt.datetime], changes: Transitions,
+                  as_received: bool = False) -> IngestResult:
     """Store what is new in ``notices``; redeliveries change nothing.
 
     Storms come as many small requests, so this is the bridge's hot path: three reads, then
     new incidents and events inserted in bulk through the driver (not the ORM's unit of
-    work); only incidents that already existed go through the session.
+    work); only incidents that already existed go through the session. With ``as_received``
+    each notice is applied as of its own reception time rather than the clock's (a replay's
+    batch spans hours of the history: each notice must see the time it saw live).
     """
     outcomes = [Outcome(n.dedup_key, DUPLICATE, None) for n in notices]
     lock_fingerprints(session, {n.fingerprint for n in notices})
@@ -109,7 +112,7 @@ def store_notices(session: Session, notices: list[AlertNotice], terms: Terms,
     latest = latest_incidents(session, {notices[i].fingerprint for i in fresh})
     clients = {notices[i].client for i in fresh if notices[i].client}
     windows = maintenance_windows(session, clients, min(notices[i].clock_start for i in fresh))
-    batch = _Batch(latest, windows, clock(), terms, changes)
+    batch = _Batch(latest, windows, clock(), terms, changes, as_received)
     for i in fresh:
         outcomes[i] = batch.outcome(notices[i])
     insert_incidents(session, [outcomes[i].incident for i in fresh
@@ -128,6 +131,7 @@ class _Batch:
     now: dt.datetime
     terms: Terms
     changes: Transitions
+    as_received: bool = False  # each notice as of its reception time, not ``now``
 
     def outcome(self, notice: AlertNotice) -> Outcome:
         """What ``notice`` did, the batch's latest incidents moved on by it."""
@@ -148,8 +152,9 @@ class _Batch:
         action = lifecycle.decide(notice, latest, window)
         if action is Action.DUPLICATE:
             return latest, action
+        now = notice.received_at if self.as_received else self.now
         if action in _CREATING:
-            incident = _new_incident(notice, terms, self.windows, self.now)
+            incident = _new_incident(notice, terms, self.windows, now)
         else:
             incident = latest
         if action in _REOPENING:
@@ -157,7 +162,7 @@ class _Batch:
             incident.resolved_at = None
         if action in _RESOLVING:
             incident.resolved_at = lifecycle.resolution_time(notice, incident.started_at)
-        refresh(incident, self.now, self.terms, self.changes)
+        refresh(incident, now, self.terms, self.changes)
         if action in _CREATING:
             self.changes.created.append(incident)
         return incident, action

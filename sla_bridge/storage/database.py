@@ -42,9 +42,11 @@ class Database:
     PostgreSQL uses its own row locks and the advisory locks taken by the service.
     """
 
-    def __init__(self, url: str, **engine_options):
+    def __init__(self, url: str, scratch: bool = False, **engine_options):
+        """``scratch``: an SQLite file thrown away after use (a replay's): no journal on disk,
+        no waiting for the disk at commit, since a crash loses nothing worth keeping."""
         self.url = url
-        self.engine = _create_engine(url, **engine_options)
+        self.engine = _create_engine(url, scratch, **engine_options)
         self.dialect = self.engine.dialect.name
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = threading.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
@@ -170,7 +172,7 @@ def _alembic_config() -> Config:
 CONNECT_TIMEOUT_SECONDS = 10
 
 
-def _create_engine(url: str, **options) -> Engine:
+def _create_engine(url: str, scratch: bool = False, **options) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     # one connection per WSGI thread (waitress runs 16) plus the scheduled jobs
@@ -191,8 +193,8 @@ def _create_engine(url: str, **options) -> Engine:
     def _configure(dbapi_connection, _record):
         dbapi_connection.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA journal_mode=MEMORY" if scratch else "PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=OFF" if scratch else "PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
