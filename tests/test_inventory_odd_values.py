@@ -149,3 +149,18 @@ def test_owl_check_reports_an_impossible_date_without_a_traceback(tmp_path):
     assert result.stderr == (f"{path}:11: clients[0].contract.start: 2025-06-31 is not a valid "
                              "date (day is out of range for month); quote it if it is meant as "
                              "text\n1 problem(s) found\n")
+
+
+def test_anchors_and_merge_keys_give_the_inventory_written_out():
+    assert "  name: OWL SYSTEMS\n" in VALID and "name: ACME SARL" in VALID
+    anchored = VALID.replace("  name: OWL SYSTEMS\n", "  name: &provider OWL SYSTEMS\n", 1) \
+        .replace("name: ACME SARL", "name: *provider", 1)
+    written_out = VALID.replace("name: ACME SARL", "name: OWL SYSTEMS", 1)
+    assert parse_inventory(anchored, "inv.yml") == parse_inventory(written_out, "inv.yml")
+
+
+def test_a_key_repeated_beside_a_merge_key_names_its_line():
+    text = "base: &base {a: 1}\nmerged:\n  <<: *base\n  b: 2\n  b: 3\n"
+    with pytest.raises(InventoryError) as caught:
+        parse_inventory(text, "inv.yml")
+    assert caught.value.problems == ["inv.yml:5: key 'b' is repeated (first on line 4)"]
