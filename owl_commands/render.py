@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from owl.render import RenderOptions, render, write_rendered
+from owl.render.ha import HaRenderError
 from owl.render.profile import DEFAULT_SCRAPE_TOKEN_FILE, DEFAULT_TOKEN_FILE, PROFILES
 from owl.render.webhook_token import TokenFileError, check_token_file, ensure_token_file
 from owl_commands.common import date_argument, deprecated_spelling, inventory_or_exit
@@ -33,7 +34,8 @@ def register(subparsers) -> None:
         help="the token Prometheus scrapes the bridge's /metrics with (default: "
         f"DIR/{DEFAULT_SCRAPE_TOKEN_FILE}); created with a random token if missing")
     parser.add_argument("--profile", choices=PROFILES, default="local",
-                        help="local processes (default) or docker-compose services")
+                        help="local processes (default), docker-compose services, or ha: "
+                        "replicas of each part from provider.stack.ha (docs/ha.md)")
     parser.add_argument("--now", metavar="YYYY-MM-DD", type=date_argument,
                         help="the day contracts are judged on (terminations, trials); "
                         "default: today in the provider's timezone")
@@ -46,7 +48,11 @@ def run_render(args) -> int:
     options = RenderOptions(out_dir=args.out, today=today, profile=args.profile,
                             webhook_token_file=args.webhook_token_file,
                             scrape_token_file=args.scrape_token_file)
-    files = render(inventory, options)
+    try:
+        files = render(inventory, options)
+    except HaRenderError as exc:
+        print(f"owl config render: {exc}; nothing rendered", file=sys.stderr)
+        return 1
     mode = 0o644 if options.profile == "compose" else 0o600
     tokens = (("webhook", options.token_file), ("scrape", options.scrape_token_path),
               ("web", options.web_secret_path))

@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from owl.inventory.contract import Calendar
 from owl.inventory.fields import Duration, SecretFile, StrictModel, TimezoneName, WebAddress
+from owl.inventory.high_availability import HighAvailability, balancer_apart
 from owl.tsdb_retention import DEFAULT as DEFAULT_RETENTION
 from owl.tsdb_retention import Retention
 
@@ -62,6 +63,7 @@ class Stack(StrictModel):
     scrape_interval: Duration = dt.timedelta(seconds=30)
     evaluation_interval: Duration = dt.timedelta(seconds=30)
     retention: Retention = DEFAULT_RETENTION  # how long Prometheus keeps samples
+    ha: HighAvailability | None = None  # the replicas of --profile ha; bridge is the balancer
 
     @model_validator(mode="before")
     @classmethod
@@ -71,6 +73,11 @@ class Stack(StrictModel):
                 and isinstance(data.get("bridge", DEFAULT_BRIDGE), str):
             data = {**data, "console_url": f"http://{data.get('bridge', DEFAULT_BRIDGE)}"}
         return data
+
+    @model_validator(mode="after")
+    def _balancer_apart_from_the_bridges(self):
+        balancer_apart(self.bridge, self.ha)
+        return self
 
 
 # How often each probe kind runs unless the inventory says otherwise; the exporter's probes

@@ -33,6 +33,8 @@ from owl.render.alertmanager import render_alertmanager
 from owl.render.blackbox import render_blackbox
 from owl.render.generated_rules import render_generated_rules
 from owl.render.grafana import DASHBOARDS_DIR, render_grafana
+from owl.render.ha import PROFILE as HA_PROFILE
+from owl.render.ha import render_ha
 from owl.render.profile import (DEFAULT_SCRAPE_TOKEN_FILE, DEFAULT_TOKEN_FILE,
                                 DEFAULT_WEB_SECRET_FILE, build_profile)
 from owl.render.prometheus import RULES_DIR, TARGETS_DIR, render_prometheus
@@ -68,13 +70,16 @@ def render(inventory: Inventory, options: RenderOptions) -> dict[str, str]:
     """Every rendered file, relative path -> text."""
     profile = build_profile(options.profile, inventory.provider.stack, Path(options.out_dir),
                             options.token_file, options.scrape_token_path)
-    return {
+    files = {
         **render_prometheus(inventory, profile, options.today),
         **render_generated_rules(inventory, options.today),
         **render_alertmanager(inventory, profile, options.today),
         **render_blackbox(),
         **render_grafana(inventory, profile),
     }
+    if options.profile == HA_PROFILE:  # replicas, cluster and balancer (owl.render.ha)
+        files = render_ha(files, inventory, profile, options.today)
+    return files
 
 
 def write_rendered(files: dict[str, str], out_dir: Path) -> None:

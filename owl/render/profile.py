@@ -20,7 +20,7 @@ from pathlib import Path
 
 from owl.inventory import Stack
 
-PROFILES = ("local", "compose")
+PROFILES = ("local", "compose", "ha")  # ha: local, with replicas (owl.render.ha)
 
 # The webhook token file, relative to the output directory, unless --webhook.token-file says else.
 DEFAULT_TOKEN_FILE = "secrets/bridge-webhook-token"
@@ -80,7 +80,7 @@ def build_profile(name: str, stack: Stack, out_dir: Path, token_file: Path,
         return Profile(**COMPOSE_SERVICES, prometheus_dir=COMPOSE_MOUNTS["prometheus"],
                        bridge_token_file=COMPOSE_MOUNTS[DEFAULT_TOKEN_FILE],
                        scrape_token_file=COMPOSE_MOUNTS[DEFAULT_SCRAPE_TOKEN_FILE])
-    if name == "local":
+    if name in ("local", "ha"):
         scrape_token_file = scrape_token_file or Path(out_dir) / DEFAULT_SCRAPE_TOKEN_FILE
         return Profile(prometheus=stack.prometheus, alertmanager=stack.alertmanager,
                        blackbox_exporter=stack.blackbox_exporter, exporter=stack.exporter,
