@@ -44,6 +44,13 @@ def notice(status: str, starts: int, ends: int | None = None) -> AlertNotice:
      notice("firing", 0), Seen(t(0), t(10)), Action.DUPLICATE),
     ("news of an earlier episode is a duplicate", notice("resolved", 0, 10),
      Seen(t(60), None), Action.DUPLICATE),
+    ("a resolution starting earlier but ending after the open episode began resolves it: "
+     "another Prometheus replica fired it an evaluation sooner", notice("resolved", -1, 10),
+     Seen(t(0)), Action.RESOLVE),
+    ("an earlier start ending exactly when the open episode began is an earlier episode",
+     notice("resolved", -5, 0), Seen(t(0)), Action.DUPLICATE),
+    ("a resolution starting earlier of an episode already resolved is a duplicate",
+     notice("resolved", -1, 12), Seen(t(0), t(10)), Action.DUPLICATE),
     ("a refiring inside the reopen window reopens", notice("firing", 40), Seen(t(0), t(10)),
      Action.REOPEN),
     ("a refiring exactly at the end of the window reopens", notice("firing", 40),

@@ -49,6 +49,8 @@ def decide(notice: AlertNotice, latest: IncidentView | None,
     if latest is None:
         return Action.CREATE if notice.status == "firing" else Action.CREATE_RESOLVED
     if notice.starts_at < latest.last_starts_at:
+        if _resolves_from_another_replica(notice, latest):
+            return Action.RESOLVE
         return Action.DUPLICATE  # news of an earlier episode, delivered late
     same_episode = notice.starts_at == latest.last_starts_at or latest.resolved_at is None
     if notice.status == "firing":
@@ -60,6 +62,15 @@ def decide(notice: AlertNotice, latest: IncidentView | None,
     # A whole episode we never saw firing: it happened all the same.
     return Action.REOPEN_RESOLVED if _within(notice, latest, reopen_window) \
         else Action.CREATE_RESOLVED
+
+
+def _resolves_from_another_replica(notice: AlertNotice, latest: IncidentView) -> bool:
+    """The resolution of the open episode, with an earlier start: Prometheus replicas each
+    start an alert at the evaluation that fired it, and Alertmanager keeps the earliest start it
+    has heard, which may be after it delivered the later one. An outage that ended after the
+    open episode began is that episode; an earlier episode ended before it."""
+    return (notice.status == "resolved" and latest.resolved_at is None
+            and notice.ends_at is not None and notice.ends_at > latest.last_starts_at)
 
 
 def _within(notice: AlertNotice, latest: IncidentView, window: dt.timedelta) -> bool:
