@@ -1,3 +1,4 @@
+import os
 import pathlib
 
 import pytest
@@ -7,6 +8,13 @@ import pytest
 pytest_plugins = ("tests.support.alertmanager", "tests.support.smtp", "tests.support.install")
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def inventory_cache_of_the_session(tmp_path_factory):
+    """The inventory cache (owl.inventory.cache) of the tests and the commands they start, in a
+    folder of their own rather than the user's."""
+    os.environ["OWL_CACHE_DIR"] = str(tmp_path_factory.mktemp("owl-cache"))
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from pathlib import Path
 import pydantic
 from pydantic import BaseModel
 
+from owl.inventory import cache
 from owl.inventory.model import Inventory
 from owl.yamlsource import UnbuildableScalar, YamlSourceError, load_yaml
 
@@ -193,4 +194,8 @@ def load_inventory(path: str | Path) -> Inventory:
         line = content.count(b"\n", 0, exc.start) + 1
         raise InventoryError([f"{path}:{line}: the inventory is not UTF-8 text "
                               f"({exc.reason})"]) from None
-    return parse_inventory(text, str(path))
+    inventory = cache.lookup(content)
+    if inventory is None:
+        inventory = parse_inventory(text, str(path))
+        cache.store(content, inventory)
+    return inventory
