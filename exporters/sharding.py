@@ -4,13 +4,18 @@ Shards are numbered from 1 to N. A target belongs to shard ``crc32(key) % N + 1`
 ``client/id`` (its client id and its site or server id) encoded in UTF-8. CRC-32 is stable across
 processes, Python versions and machines (unlike ``hash()``), so every instance started with the
 same N agrees on the split, and a target only moves when N changes or the target is renamed.
+The function is :func:`owl.sharding.shard_of`, which ``owl config render --shards N`` splits the
+Prometheus targets with, so that Prometheus shard I scrapes the targets exporter I probes.
 """
 
 from __future__ import annotations
 
 import re
-import zlib
 from dataclasses import dataclass
+
+from owl.sharding import shard_of
+
+__all__ = ["Shard", "parse_shard", "shard_of"]
 
 _SHARD = re.compile(r"^(\d+)/(\d+)$")
 
@@ -27,11 +32,6 @@ class Shard:
 
     def __str__(self) -> str:
         return f"{self.index}/{self.count}"
-
-
-def shard_of(key: str, count: int) -> int:
-    """The shard (1..count) that ``key`` belongs to."""
-    return zlib.crc32(key.encode("utf-8")) % count + 1
 
 
 def parse_shard(text: str) -> Shard:

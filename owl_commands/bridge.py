@@ -50,7 +50,8 @@ def register(subparsers) -> None:
                              "and the inventory's provider.stack.alertmanager)")
     bridge.add_argument("--prometheus.url", dest="prometheus_url",
                         help="Prometheus' URL, for the monthly reports' figures (default: "
-                             "http:// and the inventory's provider.stack.prometheus)")
+                             "the inventory's provider.stack.long_term_store.query_url, else "
+                             "http:// and its provider.stack.prometheus)")
     bridge.add_argument("--storage.wait-timeout", dest="storage_wait", type=_wait_timeout,
                         default="5m", metavar="DURATION",
                         help="how long to wait for a database server that does not answer at "

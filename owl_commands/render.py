@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from owl.render import RenderOptions, render, write_rendered
 from owl.render.ha import HaRenderError
+from owl.render.shards import ShardRenderError
 from owl.render.profile import DEFAULT_SCRAPE_TOKEN_FILE, DEFAULT_TOKEN_FILE, PROFILES
 from owl.render.webhook_token import TokenFileError, check_token_file, ensure_token_file
 from owl_commands.common import date_argument, deprecated_spelling, inventory_or_exit
@@ -39,7 +41,18 @@ def register(subparsers) -> None:
     parser.add_argument("--now", metavar="YYYY-MM-DD", type=date_argument,
                         help="the day contracts are judged on (terminations, trials); "
                         "default: today in the provider's timezone")
+    parser.add_argument("--shards", type=_shard_count, default=1, metavar="N",
+                        help="split the targets between N Prometheus shards writing to "
+                        "provider.stack.long_term_store, one per provider.stack.shards entry "
+                        "(default 1: one Prometheus; docs/sharding.md)")
     parser.set_defaults(handler=run_render)
+
+
+def _shard_count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of shards, 1 or more, not "
+                                         f"{text!r}")
+    return int(text)
 
 
 def run_render(args) -> int:
@@ -47,10 +60,10 @@ def run_render(args) -> int:
     today = args.now or dt.datetime.now(ZoneInfo(inventory.provider.timezone)).date()
     options = RenderOptions(out_dir=args.out, today=today, profile=args.profile,
                             webhook_token_file=args.webhook_token_file,
-                            scrape_token_file=args.scrape_token_file)
+                            scrape_token_file=args.scrape_token_file, shards=args.shards)
     try:
         files = render(inventory, options)
-    except HaRenderError as exc:
+    except (HaRenderError, ShardRenderError) as exc:
         print(f"owl config render: {exc}; nothing rendered", file=sys.stderr)
         return 1
     mode = 0o644 if options.profile == "compose" else 0o600

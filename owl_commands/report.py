@@ -23,7 +23,8 @@ def register(subparsers) -> None:
                         help="the inventory file (the contracts the report applies)")
     add_database_options(report)
     report.add_argument("--prometheus", metavar="URL",
-                        help="Prometheus' address (default: http:// + the inventory's "
+                        help="Prometheus' address (default: the inventory's "
+                        "provider.stack.long_term_store.query_url, else http:// + its "
                         "provider.stack.prometheus)")
     report.add_argument("--format", choices=FORMATS, default="pdf",
                         help="(default: %(default)s)")
@@ -45,7 +46,7 @@ def _report(args) -> int:
         print(f"--client: no client {args.client!r} in {args.inventory}", file=sys.stderr)
         return 1
     service = SlaService(existing_database(args), terms_from_inventory(inventory), utc_now)
-    prometheus = Prometheus(args.prometheus or f"http://{inventory.provider.stack.prometheus}")
+    prometheus = Prometheus(args.prometheus or inventory.provider.stack.query_url)
     try:
         content = build_report(ReportSources(service, inventory, prometheus), args.client,
                                args.month, utc_now())

@@ -46,7 +46,7 @@ class BridgeConfig:
     max_body_bytes: int = 4 * 1024 * 1024
     migrate: bool = True
     alertmanager_url: str | None = None  # None: http:// + the inventory's stack.alertmanager
-    prometheus_url: str | None = None  # None: http:// + the inventory's stack.prometheus
+    prometheus_url: str | None = None  # None: the inventory's stack.query_url
     smtp_password: str | None = None
     scrape_token: str | None = None  # None: /metrics answers 401 to everyone
     # How long to wait for a database server that does not answer yet (0: fail at once).
@@ -89,8 +89,7 @@ class Bridge:
                                                config.inventory, self.clock)
         self.silence_sync = SilencedAlertSync(self.db, self.service, self.alertmanager,
                                               config.inventory, self.clock, self.after_ingest)
-        prometheus = Prometheus(
-            config.prometheus_url or f"http://{config.inventory.provider.stack.prometheus}")
+        prometheus = Prometheus(config.prometheus_url or config.inventory.provider.stack.query_url)
         self.reports = ReportJob(
             self.db, config.inventory, self.notifier,
             ReportProducer(ReportSources(self.service, config.inventory, prometheus)), self.clock)

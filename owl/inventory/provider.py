@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from owl.inventory.contract import Calendar
 from owl.inventory.fields import Duration, SecretFile, StrictModel, TimezoneName, WebAddress
 from owl.inventory.high_availability import HighAvailability, balancer_apart
+from owl.inventory.long_term_store import LongTermStore, PrometheusShard, shards_apart
 from owl.tsdb_retention import DEFAULT as DEFAULT_RETENTION
 from owl.tsdb_retention import Retention
 
@@ -64,6 +65,9 @@ class Stack(StrictModel):
     evaluation_interval: Duration = dt.timedelta(seconds=30)
     retention: Retention = DEFAULT_RETENTION  # how long Prometheus keeps samples
     ha: HighAvailability | None = None  # the replicas of --profile ha; bridge is the balancer
+    # the global view every Prometheus writes to, and the shards of --shards N
+    long_term_store: LongTermStore | None = None
+    shards: list[PrometheusShard] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod
@@ -78,6 +82,19 @@ class Stack(StrictModel):
     def _balancer_apart_from_the_bridges(self):
         balancer_apart(self.bridge, self.ha)
         return self
+
+    @model_validator(mode="after")
+    def _shards_apart(self):
+        shards_apart(self.shards)
+        return self
+
+    @property
+    def query_url(self) -> str:
+        """The Prometheus query API the dashboards and the reports read: the long-term
+        store's when there is one, else Prometheus'."""
+        if self.long_term_store is not None:
+            return self.long_term_store.query_url
+        return f"http://{self.prometheus}"
 
 
 # How often each probe kind runs unless the inventory says otherwise; the exporter's probes

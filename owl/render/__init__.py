@@ -19,6 +19,9 @@
     secrets/bridge-webhook-token       the bridge's webhook token (.webhook_token; not rendered)
     secrets/bridge-scrape-token        the token Prometheus scrapes the bridge with (the same)
     secrets/bridge-web-secret          the key of the bridge's pages' CSRF cookie (the same)
+
+With ``--shards N`` (N > 1), one Prometheus configuration, flags file and set of target files
+per shard replace the single one (.shards, docs/sharding.md).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from owl.render.ha import render_ha
 from owl.render.profile import (DEFAULT_SCRAPE_TOKEN_FILE, DEFAULT_TOKEN_FILE,
                                 DEFAULT_WEB_SECRET_FILE, build_profile)
 from owl.render.prometheus import RULES_DIR, TARGETS_DIR, render_prometheus
+from owl.render.shards import render_shards
 
 # Directories holding only rendered files: a file there that was not rendered this time is stale.
 GENERATED_DIRS = (RULES_DIR, TARGETS_DIR, DASHBOARDS_DIR)
@@ -52,6 +56,7 @@ class RenderOptions:
     profile: str = "local"  # "local" or "compose", see owl.render.profile
     webhook_token_file: Path | None = None  # default: out_dir/secrets/bridge-webhook-token
     scrape_token_file: Path | None = None  # default: out_dir/secrets/bridge-scrape-token
+    shards: int = 1  # Prometheus shards (owl.render.shards); 1: the single Prometheus
 
     @property
     def token_file(self) -> Path:
@@ -79,6 +84,9 @@ def render(inventory: Inventory, options: RenderOptions) -> dict[str, str]:
     }
     if options.profile == HA_PROFILE:  # replicas, cluster and balancer (owl.render.ha)
         files = render_ha(files, inventory, profile, options.today)
+    if options.shards > 1:  # Prometheus shards writing to the long-term store
+        files = render_shards(files, inventory, profile, options.today, options.shards,
+                              options.profile)
     return files
 
 

@@ -38,11 +38,18 @@ def datasource_provisioning(inventory: Inventory, profile: Profile) -> dict:
         "uid": DATASOURCE_UID,
         "type": "prometheus",
         "access": "proxy",
-        "url": f"http://{profile.prometheus}",
+        "url": query_url(inventory, profile),
         "isDefault": True,
         "editable": False,
         "jsonData": {"timeInterval": format_duration(inventory.provider.stack.scrape_interval)},
     }]}
+
+
+def query_url(inventory: Inventory, profile: Profile) -> str:
+    """The long-term store's query API when the inventory has one (the global view of every
+    Prometheus, docs/sharding.md), else Prometheus' as the profile reaches it."""
+    store = inventory.provider.stack.long_term_store
+    return store.query_url if store is not None else f"http://{profile.prometheus}"
 
 
 def dashboard_provisioning() -> dict:

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from owl.inventory import Client, Database, Inventory, Server, Site, Stack, format_duration
+from owl.inventory.long_term_store import LongTermStore
 from owl.render.profile import Profile, host_port
 from owl.render.serialize import to_json, to_yaml
 
@@ -91,7 +92,7 @@ def flags_file(stack: Stack) -> str:
 
 def prometheus_config(inventory: Inventory, profile: Profile, clients: list[Client]) -> dict:
     stack = inventory.provider.stack
-    return {
+    config = {
         "global": {
             "scrape_interval": format_duration(stack.scrape_interval),
             "evaluation_interval": format_duration(stack.evaluation_interval),
@@ -100,6 +101,18 @@ def prometheus_config(inventory: Inventory, profile: Profile, clients: list[Clie
         "alerting": {"alertmanagers": [{"static_configs": [{"targets": [profile.alertmanager]}]}]},
         "scrape_configs": scrape_configs(profile, clients, stack.scrape_interval),
     }
+    if stack.long_term_store is not None:
+        config["remote_write"] = [remote_write(stack.long_term_store)]
+    return config
+
+
+def remote_write(store: LongTermStore) -> dict:
+    """Every sample to the long-term store (docs/sharding.md). The replicas of --profile ha
+    write the same series but for their ``replica`` external label (owl.render.ha): it is dropped
+    here, so that both write one series, which the store deduplicates
+    (VictoriaMetrics' -dedup.minScrapeInterval)."""
+    return {"url": store.remote_write_url,
+            "write_relabel_configs": [{"action": "labeldrop", "regex": "replica"}]}
 
 
 def scrape_configs(profile: Profile, clients: list[Client],
