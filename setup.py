@@ -55,7 +55,7 @@ setup(
         "markupsafe>=2.1,<4",
         # CMS and component versions compared as PEP 440 versions (exporters/versions.py)
         "packaging>=23,<27",
-        "prometheus-client>=0.20,<1",
+        "prometheus-client>=0.26,<1",  # sla_bridge.exposition: its escaping functions
         # `owl up`: which process holds a port it needs
         "psutil>=5.9,<8",
         "psycopg[binary]>=3.1,<4",

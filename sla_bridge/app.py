@@ -23,6 +23,7 @@ from sla_bridge.auth import TokenStore
 from sla_bridge.ingest_batch import IngestBatcher
 from sla_bridge.contract_terms import terms_from_inventory
 from sla_bridge.maintenance import MaintenanceService, SilencedAlertSync
+from sla_bridge.exposition import Exposition
 from sla_bridge.metrics import BridgeMetrics, StateCollector
 from sla_bridge.notify import Notifier
 from sla_bridge.reports.build import ReportSources
@@ -71,6 +72,7 @@ class Bridge:
                                   observer=self.metrics)
         self.service.record_contracts()
         self.deliveries = IngestBatcher(self.service)
+        self.exposition = Exposition(self.registry)
         self.registry.register(StateCollector(
             self.service, {c.id: [site.id for site in c.sites] for c in config.inventory.clients},
             ZoneInfo(config.inventory.provider.timezone)))

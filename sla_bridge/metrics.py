@@ -53,12 +53,13 @@ dashboards add ``or vector(0)`` or sum where they need one.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import defaultdict
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import and_, case, func, or_, select
 
@@ -111,15 +112,51 @@ class WithoutCreated(Collector):
             yield family
 
 
+class ClientSeverityCounter(Collector):
+    """A counter by client and severity whose series exist from the start for every client of
+    the inventory, so that increase() sees a client's first incident. One count per pair in a
+    dict rather than a prometheus_client child per series: 10,000 clients made 60,000 children
+    of two counters, 1.8 s of the bridge's start."""
+
+    LABELS = ("client", "severity")
+
+    def __init__(self, name: str, documentation: str, clients: list[str]):
+        self.name = name
+        self.documentation = documentation
+        self.clients = list(clients)
+        self._counts: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def inc(self, client: str, severity: str) -> None:
+        with self._lock:
+            self._counts[client, severity] = self._counts.get((client, severity), 0.0) + 1
+
+    def describe(self):
+        yield CounterMetricFamily(self.name, self.documentation, labels=self.LABELS)
+
+    def collect(self):
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.LABELS)
+        with self._lock:
+            counts = dict(self._counts)
+        for severity in SEVERITIES:
+            for client in self.clients:
+                family.add_metric((client, severity), counts.pop((client, severity), 0.0))
+        for labels, value in counts.items():  # other clients (none) and severities, as they came
+            family.add_metric(labels, value)
+        yield family
+
+
 class BridgeMetrics(Observer):
     def __init__(self, registry: CollectorRegistry, clients: list[str], started_at: dt.datetime):
         exposed, registry = registry, CollectorRegistry()
         exposed.register(WithoutCreated(registry))
-        self.incidents = Counter("owl_incidents", "Incidents opened, by client and severity.",
-                                 ["client", "severity"], registry=registry)
-        self.breaches = Counter("owl_sla_breaches", "Incidents whose response deadline passed "
-                                "without an acknowledgement.", ["client", "severity"],
-                                registry=registry)
+        self.incidents = ClientSeverityCounter(
+            "owl_incidents", "Incidents opened, by client and severity.", clients)
+        self.breaches = ClientSeverityCounter(
+            "owl_sla_breaches", "Incidents whose response deadline passed without an "
+            "acknowledgement.", clients)
+        registry.register(self.incidents)
+        registry.register(self.breaches)
         self.time_to_ack = Histogram("owl_incident_time_to_acknowledge_seconds",
                                      "From clock start to the first acknowledgement.",
                                      ["severity"], buckets=ACK_BUCKETS, registry=registry)
@@ -150,16 +187,11 @@ class BridgeMetrics(Observer):
         for status, reason in ((400, "invalid_payload"), (401, "unauthenticated"),
                                (413, "too_large")):
             self.refusals.labels(str(status), reason)
-        # Series exist from the start, so that increase() sees a client's first incident.
         for severity in SEVERITIES:
             self.time_to_ack.labels(severity)
-            for client in clients:
-                self.incidents.labels(client, severity)
-                self.breaches.labels(client, severity)
 
     def created(self, incident: Incident) -> None:
-        self.incidents.labels(_client_label(incident.client),
-                              severity_label(incident.severity)).inc()
+        self.incidents.inc(_client_label(incident.client), severity_label(incident.severity))
 
     def delivery_refused(self, status: int, reason: str) -> None:
         self.refusals.labels(str(status), reason if reason in REFUSAL_REASONS else "other").inc()
@@ -188,8 +220,7 @@ class BridgeMetrics(Observer):
         self.watchdog.set(at.timestamp())
 
     def breached(self, incident: Incident) -> None:
-        self.breaches.labels(_client_label(incident.client),
-                             severity_label(incident.severity)).inc()
+        self.breaches.inc(_client_label(incident.client), severity_label(incident.severity))
 
     def acknowledged(self, incident: Incident) -> None:
         seconds = (incident.acknowledged_at - incident.started_at).total_seconds()

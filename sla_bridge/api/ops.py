@@ -13,7 +13,7 @@ import hmac
 from importlib import resources
 
 from flask import Blueprint, Response, jsonify, request
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from sla_bridge.api.common import ApiError, bridge
 from sla_bridge.auth import bearer_token, digest
@@ -46,7 +46,7 @@ def _health_response(good: bool, **details: str):
 @blueprint.get("/metrics")
 def metrics():
     _require_scrape_token()
-    return Response(generate_latest(bridge().registry), mimetype=CONTENT_TYPE_LATEST)
+    return Response(bridge().exposition.render(), mimetype=CONTENT_TYPE_LATEST)
 
 
 def _require_scrape_token() -> None:

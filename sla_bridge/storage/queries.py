@@ -257,5 +257,6 @@ def latest_contract_snapshots(session: Session,
         recorded = recorded & (Event.at < before)
     newest = (select(Event.client, func.max(Event.id).label("id"))
               .where(recorded).group_by(Event.client).subquery())
-    rows = session.scalars(select(Event).join(newest, Event.id == newest.c.id)).all()
-    return {row.client: row.payload["contract"] for row in rows}
+    rows = session.execute(select(Event.client, Event.payload)  # columns: no ORM objects
+                           .join(newest, Event.id == newest.c.id))
+    return {client: payload["contract"] for client, payload in rows}
