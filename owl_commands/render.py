@@ -13,6 +13,7 @@ from owl.render.ha import HaRenderError
 from owl.render.shards import ShardRenderError
 from owl.render.profile import DEFAULT_SCRAPE_TOKEN_FILE, DEFAULT_TOKEN_FILE, PROFILES
 from owl.render.webhook_token import TokenFileError, check_token_file, ensure_token_file
+from owl_commands import config_merge
 from owl_commands.common import date_argument, deprecated_spelling, inventory_or_exit
 
 
@@ -37,7 +38,9 @@ def register(subparsers) -> None:
         f"DIR/{DEFAULT_SCRAPE_TOKEN_FILE}); created with a random token if missing")
     parser.add_argument("--profile", choices=PROFILES, default="local",
                         help="local processes (default), docker-compose services, or ha: "
-                        "replicas of each part from provider.stack.ha (docs/ha.md)")
+                        "replicas of each part from provider.stack.ha (docs/ha.md); external: "
+                        "the parts `owl config merge` adds to your own Prometheus and "
+                        "Alertmanager (docs/external-stack.md)")
     parser.add_argument("--now", metavar="YYYY-MM-DD", type=date_argument,
                         help="the day contracts are judged on (terminations, trials); "
                         "default: today in the provider's timezone")
@@ -46,6 +49,7 @@ def register(subparsers) -> None:
                         "provider.stack.long_term_store, one per provider.stack.shards entry "
                         "(default 1: one Prometheus; docs/sharding.md)")
     parser.set_defaults(handler=run_render)
+    config_merge.register(actions)  # owl config merge (owl_commands.config_merge)
 
 
 def _shard_count(text: str) -> int:

@@ -20,6 +20,9 @@
     secrets/bridge-scrape-token        the token Prometheus scrapes the bridge with (the same)
     secrets/bridge-web-secret          the key of the bridge's pages' CSRF cookie (the same)
 
+With ``--profile external``, only the parts a provider's own Prometheus and Alertmanager merge
+(``owl config merge``; .external, docs/external-stack.md).
+
 With ``--shards N`` (N > 1), one Prometheus configuration, flags file and set of target files
 per shard replace the single one (.shards, docs/sharding.md).
 """
@@ -35,6 +38,8 @@ from owl.inventory import Inventory
 from owl.render.alertmanager import render_alertmanager
 from owl.render.blackbox import render_blackbox
 from owl.render.generated_rules import render_generated_rules
+from owl.render.external import PROFILE as EXTERNAL_PROFILE
+from owl.render.external import render_external
 from owl.render.grafana import DASHBOARDS_DIR, render_grafana
 from owl.render.ha import PROFILE as HA_PROFILE
 from owl.render.ha import render_ha
@@ -75,6 +80,12 @@ def render(inventory: Inventory, options: RenderOptions) -> dict[str, str]:
     """Every rendered file, relative path -> text."""
     profile = build_profile(options.profile, inventory.provider.stack, Path(options.out_dir),
                             options.token_file, options.scrape_token_path)
+    if options.profile == EXTERNAL_PROFILE:  # their Prometheus and Alertmanager merge these
+        files = render_external(inventory, profile, options.today)
+        if options.shards > 1:  # refused, naming the profile (owl.render.shards)
+            render_shards(files, inventory, profile, options.today, options.shards,
+                          options.profile)
+        return files
     files = {
         **render_prometheus(inventory, profile, options.today),
         **render_generated_rules(inventory, options.today),

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from owl.inventory import Stack
 
-PROFILES = ("local", "compose", "ha")  # ha: local, with replicas (owl.render.ha)
+PROFILES = ("local", "compose", "ha", "external")  # ha: local, with replicas (owl.render.ha);
+# external: the parts a provider's own Prometheus and Alertmanager merge (owl.render.external)
 
 # The webhook token file, relative to the output directory, unless --webhook.token-file says else.
 DEFAULT_TOKEN_FILE = "secrets/bridge-webhook-token"
@@ -87,6 +88,14 @@ def build_profile(name: str, stack: Stack, out_dir: Path, token_file: Path,
                        bridge=stack.bridge, prometheus_dir="",
                        bridge_token_file=_as_seen_from(token_file, out_dir, "alertmanager"),
                        scrape_token_file=_as_seen_from(scrape_token_file, out_dir, "prometheus"))
+    if name == "external":  # their Prometheus and Alertmanager read our files where they lie
+        scrape_token_file = scrape_token_file or Path(out_dir) / DEFAULT_SCRAPE_TOKEN_FILE
+        return Profile(prometheus=stack.prometheus, alertmanager=stack.alertmanager,
+                       blackbox_exporter=stack.blackbox_exporter, exporter=stack.exporter,
+                       bridge=stack.bridge,
+                       prometheus_dir=Path(os.path.abspath(out_dir), "prometheus").as_posix(),
+                       bridge_token_file=Path(os.path.abspath(token_file)).as_posix(),
+                       scrape_token_file=Path(os.path.abspath(scrape_token_file)).as_posix())
     raise ValueError(f"unknown profile {name!r} (expected one of: {', '.join(PROFILES)})")
 
 
