@@ -91,7 +91,8 @@ def _ledger(args) -> int:
     from sla_bridge.service import SlaService
 
     inventory = inventory_or_exit(args.inventory)
-    service = SlaService(existing_database(args), terms_from_inventory(inventory),
+    only = None if args.client is None else {args.client}
+    service = SlaService(existing_database(args), terms_from_inventory(inventory, only=only),
                          utc_now)
     print_ledgers(service, _clients(service, args.client), args.month, args.format)
     return 0

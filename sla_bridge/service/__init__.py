@@ -183,6 +183,10 @@ class SlaService:
         if unknown:
             raise NotFound(f"unknown client {unknown[0]!r}")
         with self.db.read() as session:
+            if len(clients) <= month_ledgers.FEW_CLIENTS:
+                return [month_ledgers.client_ledger(session, client, month, self.terms,
+                                                    self.calendars, self.clock)
+                        for client in clients]
             return month_ledgers.clients_ledgers(session, clients, month, self.terms,
                                                  self.calendars, self.clock)
 

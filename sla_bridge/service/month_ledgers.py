@@ -18,6 +18,9 @@ from sla_bridge.service.incident_status import Terms, as_of
 from sla_bridge.storage.schema import Incident
 
 Clock = Callable[[], dt.datetime]
+# Up to this many clients, their ledgers are read client by client (a few indexed queries each)
+# rather than from every client's contracts and every breach of the month.
+FEW_CLIENTS = 20
 
 
 def client_ledger(session: Session, client: str, month: str, terms: Terms,
