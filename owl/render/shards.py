@@ -186,6 +186,6 @@ def shard_rules() -> dict:
                 "the inventory are not probed, their alerts cannot fire, and their "
                 "availability is not recorded."),
             "runbook_url": "https://github.com/owl-systems/owl-monitoring/blob/main/docs/"
-                           "runbooks.md#prometheusshardown",
+                           "runbooks.md#prometheussharddown",
         },
     }]}]}
