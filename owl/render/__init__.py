@@ -20,6 +20,9 @@
     secrets/bridge-scrape-token        the token Prometheus scrapes the bridge with (the same)
     secrets/bridge-web-secret          the key of the bridge's pages' CSRF cookie (the same)
 
+With ``--profile ha``, prometheus.yml and its flags give way to one per Prometheus replica, with
+the Alertmanager cluster's flags and the bridges' balancer beside them (owl.render.ha).
+
 With ``--profile external``, only the parts a provider's own Prometheus and Alertmanager merge
 (``owl config merge``; .external, docs/external-stack.md).
 
