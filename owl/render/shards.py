@@ -39,12 +39,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import datetime as dt
+import json
 
 from owl.inventory import Inventory, Stack
 from owl.inventory.long_term_store import PrometheusShard
 from owl.render.profile import Profile
-from owl.render.prometheus import (CONFIG_PATH, FLAGS_PATH, RULES_DIR, TARGETS_DIR,
-                                   prometheus_config, prometheus_flags, target_groups)
+from owl.render.prometheus import (CONFIG_PATH, FILE_SD_JOBS, FLAGS_PATH, RULES_DIR,
+                                   TARGETS_DIR, prometheus_config, prometheus_flags)
 from owl.render.serialize import to_json, to_yaml
 from owl.sharding import shard_of, target_key
 
@@ -85,7 +86,9 @@ def render_shards(files: dict[str, str], inventory: Inventory, profile: Profile,
     stack = inventory.provider.stack
     shards = shards_of(stack, count, profile_name)
     clients = inventory.monitored_clients(today)
-    groups = target_groups(clients)
+    # the single Prometheus' targets as rendered, split (read back: quicker than again)
+    split = split_groups({job: json.loads(files[f"{TARGETS_DIR}/{job}.json"])
+                          for job in FILE_SD_JOBS}, count)
     rendered = {path: text for path, text in files.items()
                 if path not in (CONFIG_PATH, FLAGS_PATH)
                 and not (path.startswith(f"{TARGETS_DIR}/") and path.endswith(".json"))}
@@ -93,9 +96,8 @@ def render_shards(files: dict[str, str], inventory: Inventory, profile: Profile,
         base = prometheus_config(inventory, shard_profile(profile, shard), clients)
         rendered[config_path(index)] = to_yaml(shard_config(base, index, shards))
         rendered[flags_path(index)] = flags_text(index, stack, shard)
-        for job, job_groups in groups.items():
-            rendered[targets_path(job, index)] = to_json(
-                [group for group in job_groups if group_shard(group, count) == index])
+        for job, by_shard in split.items():
+            rendered[targets_path(job, index)] = to_json(by_shard[index])
     rendered[RULES_PATH] = to_yaml(shard_rules())
     return rendered
 
@@ -110,6 +112,15 @@ def flags_path(index: int) -> str:
 
 def targets_path(job: str, index: int) -> str:
     return f"{TARGETS_DIR}/{job}-shard-{index}.json"
+
+
+def split_groups(groups: dict[str, list[dict]], count: int) -> dict[str, dict[int, list[dict]]]:
+    """job -> shard -> its target groups, in the order of ``groups``."""
+    split = {job: {index: [] for index in range(1, count + 1)} for job in groups}
+    for job, job_groups in groups.items():
+        for group in job_groups:
+            split[job][group_shard(group, count)].append(group)
+    return split
 
 
 def group_shard(group: dict, count: int) -> int:
