@@ -77,7 +77,9 @@ receivers:
   - name: "null"
 time_intervals:
   - name: business-hours
-    time_intervals: [{weekdays: ['monday:friday'], times: [{start_time: '08:00', end_time: '18:00'}]}]
+    time_intervals:
+      - weekdays: ['monday:friday']
+        times: [{start_time: '08:00', end_time: '18:00'}]
 inhibit_rules:
   - source_matchers: ['severity="critical"']
     target_matchers: ['severity="warning"']
