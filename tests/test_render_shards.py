@@ -109,6 +109,25 @@ def test_one_shard_is_the_render_without_the_flag(tmp_path):
     assert golden_files(tmp_path / "flag") == golden_files(tmp_path / "none")
 
 
+def test_rendering_again_in_another_layout_removes_the_other_layout_s_prometheus_files(
+        tmp_path, inventory_file):
+    out = tmp_path / "out"
+    prometheus = out / "prometheus"
+    assert render_case(inventory_file, out, "local", "--shards", "2") == 0
+    assert render_case(inventory_file, out, "local") == 0
+    assert sorted(path.name for path in prometheus.glob("*") if path.is_file()) == \
+        ["flags", "prometheus.yml"]
+    assert not list(prometheus.glob("targets/*-shard-*.json"))
+    assert render_case(inventory_file, out, "local", "--shards", "2") == 0
+    assert sorted(path.name for path in prometheus.glob("*") if path.is_file()) == \
+        ["flags-shard-1", "flags-shard-2", "prometheus-shard-1.yml", "prometheus-shard-2.yml"]
+    assert sorted(path.name for path in prometheus.glob("targets/*")) == \
+        sorted(f"{job}-shard-{index}.json" for job in FILE_SD_JOBS if job != "blackbox_defacement"
+               for index in (1, 2))
+    assert render_case(inventory_file, out, "local") == 0
+    assert not (prometheus / "rules" / "shards.yml").exists()
+
+
 # --- what each shard runs ----------------------------------------------------------------------
 
 def test_each_shard_labels_its_samples_drops_the_label_from_alerts_and_writes_to_the_store(

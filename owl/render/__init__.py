@@ -53,6 +53,9 @@ from owl.render.shards import render_shards
 
 # Directories holding only rendered files: a file there that was not rendered this time is stale.
 GENERATED_DIRS = (RULES_DIR, TARGETS_DIR, DASHBOARDS_DIR)
+# Prometheus' configurations and flags files, single, per replica or per shard: one of another
+# layout (rendered before with other --profile or --shards) is stale too.
+GENERATED_PATTERNS = ("prometheus/prometheus*.yml", "prometheus/flags*")
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,10 @@ def write_rendered(files: dict[str, str], out_dir: Path) -> None:
 
 
 def _remove_stale(files: dict[str, str], out_dir: Path) -> None:
+    for pattern in GENERATED_PATTERNS:
+        for path in out_dir.glob(pattern):
+            if path.is_file() and path.relative_to(out_dir).as_posix() not in files:
+                path.unlink()
     for directory in GENERATED_DIRS:
         if not (out_dir / directory).is_dir():
             continue
