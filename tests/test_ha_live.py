@@ -4,7 +4,8 @@ binaries, parts killed with SIGKILL while an incident goes on, and nothing lost 
 Two Prometheus replicas (``prometheus @flags-<r> --config.file=prometheus-<r>.yml``) scrape the
 demo site through blackbox_exporter and send to the three clustered Alertmanagers (``@flags-<m>``,
 gossip on loopback), which deliver to HAProxy (the rendered ``haproxy.cfg``) in front of two
-``owl bridge`` replicas on the tests' PostgreSQL, and page on-call by email (the rendered pager
+``owl bridge`` replicas on the tests' PostgreSQL (HAProxy also fronts the Prometheus replicas and
+the Alertmanagers for what queries them), and page on-call by email (the rendered pager
 receiver) to a local SMTP server. The demo shop breaks: one incident opens and one page goes out.
 Then Prometheus replica a, the Alertmanager that sent the page and bridge replica a are killed
 (SIGKILL, not restarted); the incident is acknowledged through the balancer; the shop comes back.
@@ -43,6 +44,8 @@ provider:
     blackbox_exporter: 127.0.0.1:{blackbox}
     exporter: 127.0.0.1:{exporter}
     bridge: 127.0.0.1:{balancer}
+    prometheus: 127.0.0.1:{prometheus_balancer}
+    alertmanager: 127.0.0.1:{alertmanager_balancer}
     scrape_interval: 2s
     evaluation_interval: 2s
     ha:
@@ -60,7 +63,8 @@ clients:
                 start: 2025-02-01}}
     sites: [{{id: shop, url: "http://127.0.0.1:{demo}/", cms: wordpress, shop: woocommerce}}]
 """
-PORTS = ("smtp", "blackbox", "exporter", "balancer", "prometheus_a", "prometheus_b", "am_a",
+PORTS = ("smtp", "blackbox", "exporter", "balancer", "prometheus_balancer",
+         "alertmanager_balancer", "prometheus_a", "prometheus_b", "am_a",
          "am_b", "am_c", "gossip_a", "gossip_b", "gossip_c", "bridge_a", "bridge_b", "demo")
 REPLICAS, MEMBERS, BRIDGES = ("a", "b"), ("a", "b", "c"), ("a", "b")
 SITE_DOWN_FOR = "10s"
@@ -246,6 +250,10 @@ def test_the_ha_stack_loses_and_doubles_nothing_while_a_replica_of_each_part_is_
                                      headers=auth, timeout=5)
         assert acknowledged.status_code == 200, acknowledged.text
         s.kill("bridge-a")
+        # what Grafana, the reports and the bridge's silences reach: the surviving replicas
+        assert query(s.url("prometheus_balancer"), 'probe_success{job="blackbox_http"} == 0')
+        status = requests.get(s.url("alertmanager_balancer") + "/api/v2/status", timeout=5)
+        assert status.status_code == 200
         owl("demo", "repair", "--site", "shop", "--state", str(tmp_path / "demo-state"))
 
         wait_until(lambda: [i for i in site_down() if i["state"] == "resolved"], timeout=60,

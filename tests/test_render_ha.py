@@ -133,12 +133,33 @@ def test_haproxy_accepts_the_balancers_configuration(renders):
         "haproxy", "-c", "-f", str(renders["ha"] / "haproxy/haproxy.cfg"))
 
 
-def test_the_balancer_checks_each_bridge_on_healthz(renders):
-    text = (renders["ha"] / "haproxy/haproxy.cfg").read_text()
-    assert "    bind 10.0.0.7:9180\n" in text
-    assert "    option httpchk GET /healthz\n" in text
-    assert "    server bridge-a 10.0.1.1:9180 check\n" in text
-    assert "    server bridge-b 10.0.1.2:9180 check\n" in text
+def backends(renders) -> dict[str, list[str]]:
+    """haproxy.cfg's frontends by the address they bind: their backend's lines."""
+    sections = (renders["ha"] / "haproxy/haproxy.cfg").read_text().split("\n\n")
+    bound = {}
+    for frontend, backend in zip(sections, sections[1:]):
+        if frontend.startswith("frontend "):
+            address = frontend.split("    bind ")[1].split("\n")[0]
+            bound[address] = [line.strip() for line in backend.splitlines()[1:]]
+    return bound
+
+
+def test_the_balancer_spreads_deliveries_over_the_bridges_each_checked_on_healthz(renders):
+    assert backends(renders)["10.0.0.7:9180"] == [
+        "balance roundrobin", "option httpchk GET /healthz", "http-check expect status 200",
+        "server owl-bridge-a 10.0.1.1:9180 check", "server owl-bridge-b 10.0.1.2:9180 check"]
+
+
+def test_grafana_reports_and_silences_reach_the_first_ready_prometheus_and_alertmanager(
+        renders):
+    bound = backends(renders)
+    assert bound["10.0.0.5:9090"][:2] == ["balance first", "option httpchk GET /-/ready"]
+    assert bound["10.0.0.5:9090"][3:] == ["server prometheus-a 10.0.1.1:9090 check",
+                                          "server prometheus-b 10.0.1.2:9090 check"]
+    assert bound["10.0.0.5:9093"][3:] == [f"server alertmanager-{m} 10.0.1.{i}:9093 check"
+                                          for i, m in enumerate(MEMBERS, start=1)]
+    datasource = (renders["ha"] / "grafana/provisioning/datasources/prometheus.yml")
+    assert "http://10.0.0.5:9090" in datasource.read_text()
 
 
 # --- the inventory's provider.stack.ha ----------------------------------------------------------
@@ -166,7 +187,9 @@ def problems(section: str) -> str:
     (HA_SECTION.replace("10.0.1.2:9180]", "10.0.1.1:9180]"),
      "provider.stack.ha: bridges[1]: 10.0.1.1:9180 is also bridges[0]"),
     (HA_SECTION.replace("10.0.1.2:9180]", "10.0.0.7:9180]"),
-     "provider.stack: bridge: 10.0.0.7:9180 is also in ha.bridges"),
+     "provider.stack: bridge: 10.0.0.7:9180 is also a replica's address in ha"),
+    (HA_SECTION.replace("10.0.1.2:9090]", "10.0.0.5:9090]"),
+     "provider.stack: prometheus: 10.0.0.5:9090 is also a replica's address in ha"),
     (HA_SECTION + "      peer_timeout: 0s\n",
      "provider.stack.ha: peer_timeout must be more than 0s"),
 ])

@@ -4,6 +4,8 @@ Read by ``owl config render --profile ha`` (owl.render.ha, docs/ha.md)::
 
     stack:
       bridge: 10.0.0.5:9180          # the balancer (HAProxy) in front of the bridge replicas
+      prometheus: 10.0.0.5:9090      # ... of the Prometheus replicas (Grafana, reports)
+      alertmanager: 10.0.0.5:9093    # ... of the Alertmanagers (the bridge's silences)
       ha:
         prometheus: [10.0.0.1:9090, 10.0.0.2:9090]
         alertmanager:
@@ -12,8 +14,10 @@ Read by ``owl config render --profile ha`` (owl.render.ha, docs/ha.md)::
           - {address: 10.0.0.3:9093, cluster: 10.0.0.3:9094}
         bridges: [10.0.0.1:9180, 10.0.0.2:9180]
 
-``stack.bridge`` is the one address Alertmanager delivers to and Prometheus scrapes the bridge
-at: the balancer's. Every address is ``host:port`` and appears once.
+``stack.bridge``, ``stack.prometheus`` and ``stack.alertmanager`` are the balancer's (HAProxy)
+addresses in front of the replicas: Alertmanager delivers to the bridges and Prometheus scrapes
+them at ``bridge``; Grafana, the reports and the bridge query Prometheus at ``prometheus`` and
+make silences at ``alertmanager``. Every address is ``host:port`` and appears once.
 """
 
 from __future__ import annotations
@@ -84,8 +88,15 @@ class HighAvailability(StrictModel):
         yield from ((f"bridges[{i}]", a) for i, a in enumerate(self.bridges))
 
 
-def balancer_apart(balancer: str, ha: HighAvailability | None) -> None:
-    """``stack.bridge`` is the balancer in front of ``ha.bridges``: never one of them."""
-    if ha is not None and balancer in ha.bridges:
-        raise ValueError(f"bridge: {balancer} is also in ha.bridges; with ha, bridge is the "
-                         "balancer's address, in front of the bridge replicas")
+def balancer_apart(bridge: str, prometheus: str, alertmanager: str,
+                   ha: HighAvailability | None) -> None:
+    """With ``ha``, ``stack.bridge``, ``stack.prometheus`` and ``stack.alertmanager`` are the
+    balancer's addresses in front of the replicas: never one of the replicas'."""
+    if ha is None:
+        return
+    replicas = {address for _, address in ha._addresses()}
+    for field, address in (("bridge", bridge), ("prometheus", prometheus),
+                           ("alertmanager", alertmanager)):
+        if address in replicas:
+            raise ValueError(f"{field}: {address} is also a replica's address in ha; with ha, "
+                             f"{field} is the balancer's address, in front of the replicas")

@@ -80,7 +80,7 @@ class Stack(StrictModel):
 
     @model_validator(mode="after")
     def _balancer_apart_from_the_bridges(self):
-        balancer_apart(self.bridge, self.ha)
+        balancer_apart(self.bridge, self.prometheus, self.alertmanager, self.ha)
         return self
 
     @model_validator(mode="after")

@@ -13,8 +13,10 @@ flags and the balancer in front of the bridges (docs/ha.md)::
     prometheus/flags-<r>            its flags: listen address, external URL, retention
     alertmanager/flags-<m>          member m (a, b, c, ...): listen and gossip addresses, the
                                     other members as --cluster.peer, --cluster.peer-timeout
-    haproxy/haproxy.cfg             the balancer at provider.stack.bridge: round robin over
-                                    ha.bridges, each checked on GET /healthz
+    haproxy/haproxy.cfg             the balancer: provider.stack.bridge in front of ha.bridges
+                                    (round robin, each checked on GET /healthz), stack.prometheus
+                                    and stack.alertmanager in front of the replicas and members
+                                    (the first ready one), for Grafana, reports and silences
 
 Each part reads its flags with ``@FILE`` (``prometheus @prometheus/flags-a
 --config.file=prometheus/prometheus-a.yml``), as docker-compose reads ``prometheus/flags``.
@@ -78,7 +80,7 @@ def render_ha(files: dict[str, str], inventory: Inventory, profile: Profile,
     for name, member in zip(replica_names(len(ha.alertmanager)), ha.alertmanager):
         rendered[f"alertmanager/flags-{name}"] = flags_text(
             "Alertmanager cluster member", name, alertmanager_flags(ha, member))
-    rendered[HAPROXY_PATH] = haproxy_config(stack.bridge, ha.bridges)
+    rendered[HAPROXY_PATH] = haproxy_config(stack, ha)
     return rendered
 
 
@@ -123,12 +125,26 @@ def flags_text(what: str, name: str, flags: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def haproxy_config(balancer: str, bridges: list[str]) -> str:
-    """HAProxy in front of the bridges: HTTP, round robin, each bridge checked on /healthz
-    (which fails when its database does); a request whose bridge refuses the connection is
-    sent to another one."""
-    servers = [f"    server bridge-{name} {address} check"
-               for name, address in zip(replica_names(len(bridges)), bridges)]
+def haproxy_config(stack: Stack, ha: HighAvailability) -> str:
+    """HAProxy in front of the replicas, HTTP, each server checked every second (out after 2
+    failures, back after 2 passes); a request whose server refuses the connection is sent to
+    another one.
+
+    - ``stack.bridge``: round robin over the bridges, checked on /healthz (which fails when the
+      bridge cannot write to its database);
+    - ``stack.prometheus``: the first Prometheus replica that is ready, the next when it is not
+      (both hold the same series but for the gaps of their own restarts: queries keep to one);
+    - ``stack.alertmanager``: the first ready member (silences made on one are gossiped to all).
+    """
+    names = replica_names
+    sections = [
+        _proxied("owl-bridge", stack.bridge, "roundrobin", BRIDGE_HEALTH_PATH,
+                 zip(names(len(ha.bridges)), ha.bridges)),
+        _proxied("prometheus", stack.prometheus, "first", "/-/ready",
+                 zip(names(len(ha.prometheus)), ha.prometheus)),
+        _proxied("alertmanager", stack.alertmanager, "first", "/-/ready",
+                 ((n, m.address) for n, m in zip(names(len(ha.alertmanager)), ha.alertmanager))),
+    ]
     return GENERATED_HEADER + "\n".join([
         "global",
         "    log stdout format raw local0 info",
@@ -142,15 +158,20 @@ def haproxy_config(balancer: str, bridges: list[str]) -> str:
         f"    timeout server {SERVER_TIMEOUT}",
         "    retries 3",
         "    option redispatch",
-        "",
-        "frontend owl-bridge",
-        f"    bind {balancer}",
-        "    default_backend owl-bridges",
-        "",
-        "backend owl-bridges",
-        "    balance roundrobin",
-        f"    option httpchk GET {BRIDGE_HEALTH_PATH}",
-        "    http-check expect status 200",
         f"    default-server inter {CHECK_INTERVAL} fall {CHECK_FALL} rise {CHECK_RISE}",
-        *servers,
+        *(line for section in sections for line in section),
     ]) + "\n"
+
+
+def _proxied(name: str, listen: str, balance: str, health: str, servers) -> list[str]:
+    """A frontend on ``listen`` and its backend of ``servers`` (replica name, address)."""
+    return ["",
+            f"frontend {name}",
+            f"    bind {listen}",
+            f"    default_backend {name}-replicas",
+            "",
+            f"backend {name}-replicas",
+            f"    balance {balance}",
+            f"    option httpchk GET {health}",
+            "    http-check expect status 200",
+            *(f"    server {name}-{replica} {address} check" for replica, address in servers)]
