@@ -277,6 +277,19 @@ def test_a_name_of_theirs_equal_to_one_of_ours_is_refused_naming_it(parts, their
     assert refused[0].problems[0].startswith(problem)
 
 
+def test_configurations_with_little_of_their_own_are_merged_once_and_checked(parts, tmp_path):
+    prometheus = merge_prometheus("global: {scrape_interval: 1m}\n", "p", parts).text
+    alertmanager = merge_alertmanager("route: {receiver: ops}\nreceivers: [{name: ops}]\n", "a",
+                                      parts).text
+    assert merge_prometheus(prometheus, "p", parts).text == prometheus
+    assert merge_alertmanager(alertmanager, "a", parts).text == alertmanager
+    (tmp_path / "prometheus.yml").write_text(prometheus)
+    (tmp_path / "alertmanager.yml").write_text(alertmanager)
+    check("promtool", "check", "config", str(tmp_path / "prometheus.yml"))
+    check("amtool", "check-config", str(tmp_path / "alertmanager.yml"))
+    assert yaml.safe_load(alertmanager)["route"]["receiver"] == "ops"
+
+
 def test_a_configuration_of_theirs_without_alerting_sends_to_their_alertmanager(parts):
     theirs = yaml.safe_load(THEIR_PROMETHEUS)
     del theirs["alerting"]
