@@ -3,6 +3,7 @@ merged into a provider's own prometheus.yml and alertmanager.yml (owl.render.mer
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -77,10 +78,25 @@ def _write(args, theirs: Path, output: str, current: str, text: str) -> None:
     if text == current:
         print(f"{theirs}: already merged, unchanged")
         return
-    mode = theirs.stat().st_mode & 0o777
-    write_atomically(theirs.with_name(theirs.name + ".orig"), current, mode)
-    write_atomically(theirs, text, mode)
-    print(f"merged owl-monitoring's parts into {theirs} (as it was: {theirs}.orig)")
+    before = theirs.stat()
+    original = theirs.with_name(theirs.name + ".orig")
+    for path, content in ((original, current), (theirs, text)):
+        write_atomically(path, content, before.st_mode & 0o777)
+        _keep_owner(path, before)
+    print(f"merged owl-monitoring's parts into {theirs} (as it was: {original})")
+
+
+def _keep_owner(path: Path, before: os.stat_result) -> None:
+    """The owner and group the file had: a new file is the writer's, and their Prometheus or
+    Alertmanager may read it through its group."""
+    if (path.stat().st_uid, path.stat().st_gid) == (before.st_uid, before.st_gid):
+        return
+    try:
+        os.chown(path, before.st_uid, before.st_gid)
+    except PermissionError:
+        print(f"owl config merge: {path} now belongs to this user, not to its owner and group "
+              f"before (uid {before.st_uid}, gid {before.st_gid}): check that what reads it "
+              "still can", file=sys.stderr)
 
 
 def _fail(message: str) -> int:

@@ -340,6 +340,20 @@ def test_merge_replace_keeps_the_original_and_changes_nothing_the_second_time(re
     assert (tmp_path / "etc" / "prometheus.yml.orig").read_text() == THEIR_PROMETHEUS
 
 
+def test_merge_replace_keeps_the_files_owner_group_and_mode(rendered, tmp_path):
+    prometheus, _ = theirs_in(tmp_path / "etc")
+    prometheus.chmod(0o640)
+    if os.geteuid() == 0:
+        os.chown(prometheus, 65534, 65534)
+    before = prometheus.stat()
+    assert main(["config", "merge", "--rendered", str(rendered), "--prometheus.config",
+                 str(prometheus), "--replace"]) == 0
+    for path in (prometheus, tmp_path / "etc" / "prometheus.yml.orig"):
+        after = path.stat()
+        assert (after.st_uid, after.st_gid, after.st_mode & 0o777) == (
+            before.st_uid, before.st_gid, 0o640)
+
+
 def test_merge_out_writes_both_files_there(rendered, tmp_path):
     prometheus, alertmanager = theirs_in(tmp_path / "etc")
     assert main(["config", "merge", "--rendered", str(rendered), "--prometheus.config",
