@@ -145,8 +145,10 @@ def test_their_alerts_reach_their_receivers_and_ours_the_bridge_in_the_merged_st
             "--profile", "external")
         shorten_site_down(out)
         prometheus_yml, alertmanager_yml = their_files(tmp_path / "etc", ports)
-        owl("config", "merge", "--rendered", str(out), "--prometheus.config",
-            str(prometheus_yml), "--alertmanager.config", str(alertmanager_yml), "--replace")
+        merge = ("config", "merge", "--rendered", str(out), "--prometheus.config",
+                 str(prometheus_yml), "--alertmanager.config", str(alertmanager_yml), "--replace")
+        owl(*merge)
+        assert owl(*merge).stdout.count("already merged, unchanged") == 2
         check("promtool", "check", "config", str(prometheus_yml))
         check("amtool", "check-config", str(alertmanager_yml))
         database = f"sqlite:///{tmp_path / 'bridge.db'}"
