@@ -76,7 +76,7 @@ provider:
 clients:
   - id: lune
     name: Lune Cosmétiques SAS
-    contract: {{tier: 1, monthly_fee: "300.00", quote: DEV-2026-0117, start: 2025-09-01}}
+    contract: {{tier: 1, monthly_fee: "300.00", quote: DEV-2026-0117, start: 2025-01-01}}
     sites:
 {sites}
 """

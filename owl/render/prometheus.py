@@ -26,6 +26,9 @@ Scrape jobs (their names are what alert rules and dashboards select on):
   on their own series. ``owl_bridge`` sends the bridge's scrape token (``authorization``, from
   the file the profile names): its ``/metrics`` carries every client's penalties.
 - ``prometheus``, ``alertmanager``, ``blackbox_exporter``: the stack watching itself.
+
+With ``provider.stack.long_term_store``, ``remote_write`` sends every sample there
+(docs/sharding.md; ``owl.render.shards`` splits the targets between shards).
 """
 
 from __future__ import annotations
