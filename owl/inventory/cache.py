@@ -24,7 +24,6 @@ from pathlib import Path
 
 import holidays
 import pydantic
-import pydantic_core
 
 from owl.files import write_atomically
 
@@ -97,8 +96,9 @@ def _code() -> str:
     """A digest of the loading code: the owl package's sources and the libraries it builds on."""
     global _code_digest
     if _code_digest is None:
-        digest = hashlib.sha256(f"{sys.version}|{pydantic.VERSION}|{pydantic_core.__version__}"
-                                f"|{holidays.__version__}".encode())
+        # each pydantic release requires one exact pydantic-core: its version stands for both
+        digest = hashlib.sha256(f"{sys.version}|{pydantic.VERSION}|{holidays.__version__}"
+                                .encode())
         for source in sorted(_PACKAGE.rglob("*.py")):
             digest.update(source.relative_to(_PACKAGE).as_posix().encode())
             digest.update(source.read_bytes())
