@@ -182,7 +182,7 @@ def cluster_size(alertmanager: str) -> int:
         status = requests.get(f"{alertmanager}/api/v2/status", timeout=2).json()
     except requests.RequestException:
         return 0
-    return len([p for p in status["cluster"].get("peers") or []])
+    return len(status["cluster"].get("peers") or [])
 
 
 def query(prometheus: str, expr: str) -> list:

@@ -30,7 +30,7 @@ import datetime as dt
 import string
 
 from owl.inventory import Inventory, Stack, format_duration
-from owl.inventory.high_availability import HighAvailability
+from owl.inventory.high_availability import ClusteredAlertmanager, HighAvailability
 from owl.render.profile import Profile
 from owl.render.prometheus import CONFIG_PATH, FLAGS_PATH, prometheus_config, prometheus_flags
 from owl.render.serialize import GENERATED_HEADER, to_yaml
@@ -39,8 +39,8 @@ PROFILE = "ha"
 REPLICA_LABEL = "replica"
 HAPROXY_PATH = "haproxy/haproxy.cfg"
 BRIDGE_HEALTH_PATH = "/healthz"
-# how often HAProxy checks each bridge, and after how many failed (passed) checks it takes it
-# out of (back into) the rotation: a killed bridge is out within 2 s
+# how often HAProxy checks each server, and after how many failed (passed) checks it takes it
+# out of (back into) the rotation: a killed replica is out within 2 s
 CHECK_INTERVAL, CHECK_FALL, CHECK_RISE = "1s", 2, 2
 # the bridge's /metrics grows with the clients (16 s at 50,000): the balancer waits for it
 SERVER_TIMEOUT = "60s"
@@ -110,7 +110,7 @@ def replica_flags(stack: Stack, address: str) -> list[str]:
             *prometheus_flags(stack)]
 
 
-def alertmanager_flags(ha: HighAvailability, member) -> list[str]:
+def alertmanager_flags(ha: HighAvailability, member: ClusteredAlertmanager) -> list[str]:
     """A member's flags: where it listens and gossips, and every other member as a peer."""
     return [f"--web.listen-address={member.address}",
             f"--web.external-url=http://{member.address}/",
