@@ -190,6 +190,9 @@ def problems(section: str) -> str:
      "provider.stack: bridge: 10.0.0.7:9180 is also a replica's address in ha"),
     (HA_SECTION.replace("10.0.1.2:9090]", "10.0.0.5:9090]"),
      "provider.stack: prometheus: 10.0.0.5:9090 is also a replica's address in ha"),
+    (HA_SECTION.replace("cluster: 10.0.1.2:9094", "cluster: am-b.example:9094"),
+     "provider.stack.ha.alertmanager[1].cluster: 'am-b.example:9094': the gossip address needs "
+     "an IP address"),
     (HA_SECTION + "      peer_timeout: 0s\n",
      "provider.stack.ha: peer_timeout must be more than 0s"),
 ])

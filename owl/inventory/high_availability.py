@@ -23,6 +23,7 @@ make silences at ``alertmanager``. Every address is ``host:port`` and appears on
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import re
 from typing import Annotated
 
@@ -47,12 +48,23 @@ def _host_port(value: str) -> str:
 HostPort = Annotated[str, AfterValidator(_host_port)]
 
 
+def _ip_port(value: str) -> str:
+    host = value.rpartition(":")[0].strip("[]")
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(f"{value!r}: the gossip address needs an IP address, not a host name "
+                         "(Alertmanager's --cluster.listen-address and "
+                         "--cluster.advertise-address take no name)") from None
+    return value
+
+
 class ClusteredAlertmanager(StrictModel):
     """One member of the Alertmanager cluster: its API (``address``, where Prometheus sends
-    alerts) and its gossip address (``cluster``, where the other members reach it)."""
+    alerts) and its gossip address (``cluster``, where the other members reach it; an IP)."""
 
     address: HostPort
-    cluster: HostPort
+    cluster: Annotated[HostPort, AfterValidator(_ip_port)]
 
 
 class HighAvailability(StrictModel):
