@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from owl.clock import utc_now
@@ -127,13 +128,28 @@ def _replay(args) -> int:
         print(exc, file=sys.stderr)
         return 1
     try:
-        clients = _clients(result.service, args.client)
-        incidents = [incident_json(i) for i in result.incidents(args.month)
-                     if i.client in clients]
-        print(json.dumps({"month": args.month, "as_of": rfc3339(result.as_of),
-                          "incidents": incidents,
-                          "ledgers": [ledger_json(result.service.ledger(c, args.month))
-                                      for c in clients]}, indent=2))
+        clients = set(_clients(result.service, args.client))
+        incidents = (incident_json(i) for i in result.incidents(args.month)
+                     if i.client in clients)
+        ledgers = (ledger_json(ledger)
+                   for ledger in result.service.ledgers(sorted(clients), args.month))
+        write_json_streamed(sys.stdout, {"month": args.month, "as_of": rfc3339(result.as_of)},
+                            {"incidents": incidents, "ledgers": ledgers})
     finally:
         result.close()
     return 0
+
+
+def write_json_streamed(out, head: dict, lists: dict) -> None:
+    """``json.dumps({**head, **lists}, indent=2)`` and a newline, as print would write it, with
+    the lists written item by item (a replay's month holds hundreds of thousands of
+    incidents: the document is never built whole)."""
+    out.write(json.dumps(head, indent=2)[:-2])
+    for name, items in lists.items():
+        out.write(f",\n  {json.dumps(name)}: [")
+        separator = "\n"
+        for item in items:
+            out.write(separator + textwrap.indent(json.dumps(item, indent=2), "    "))
+            separator = ",\n"
+        out.write("]" if separator == "\n" else "\n  ]")
+    out.write("\n}\n")

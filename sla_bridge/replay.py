@@ -185,8 +185,9 @@ class Replay:
     as_of: dt.datetime
     scratch: Path | None = None  # the folder replay() made for its database, removed on close
 
-    def incidents(self, month: str | None = None) -> list[Incident]:
-        return self.service.find(month=month, limit=10**9)
+    def incidents(self, month: str | None = None) -> Iterator[Incident]:
+        """Every incident replayed (of ``month``), newest first, read as consumed."""
+        return self.service.each(month)
 
     def close(self) -> None:
         self.service.db.dispose()

@@ -328,3 +328,19 @@ def test_a_history_longer_than_a_batch_of_alerts_replays_every_alert(tmp_path, m
     assert sorted(incidents) == [f"s{n}" for n in range(5)]
     assert [incidents[f"s{n}"].acknowledged_by for n in range(5)] == [None] * 4 + ["alice"]
     replayed.close()
+
+
+@pytest.mark.parametrize("lists", [
+    {"incidents": [], "ledgers": []},
+    {"incidents": [{"id": 1, "labels": {"a": "é\n\"x\""}, "lines": [1, [2, {}]], "none": None}],
+     "ledgers": [{"client": "acme", "lines": []}, {"client": "globex", "total": "1.00"}]},
+])
+def test_the_replay_s_document_is_written_item_by_item_as_json_would_write_it_whole(lists):
+    import io
+
+    from owl_commands.sla import write_json_streamed
+
+    head = {"month": "2025-03", "as_of": "2025-04-01T00:00:00Z"}
+    out = io.StringIO()
+    write_json_streamed(out, head, {name: iter(items) for name, items in lists.items()})
+    assert out.getvalue() == json.dumps({**head, **lists}, indent=2) + "\n"

@@ -147,6 +147,14 @@ class SlaService:
         with self.db.read() as session:
             return [self._current(row) for row in session.scalars(query).all()]
 
+    def each(self, month: str | None = None) -> Iterator[Incident]:
+        """Every incident (of ``month``), newest first, read as they are consumed: a replay of
+        a million events holds hundreds of thousands of them."""
+        query = incidents_query(None, None, None, month).execution_options(yield_per=1000)
+        with self.db.read() as session:
+            for row in session.scalars(query):
+                yield self._current(row)
+
     def find_urgent(self, client: str | None = None, severity: str | None = None,
                     states: tuple[str, ...] | None = None, month: str | None = None,
                     limit: int = 100) -> list[Incident]:
