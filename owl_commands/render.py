@@ -41,6 +41,11 @@ def register(subparsers) -> None:
                         "replicas of each part from provider.stack.ha (docs/ha.md); external: "
                         "the parts `owl config merge` adds to your own Prometheus and "
                         "Alertmanager (docs/external-stack.md)")
+    parser.add_argument("--secrets.container-readable", dest="secrets_container_readable",
+                        action="store_true",
+                        help="create missing token files 0644, as --profile compose does, for "
+                        "containers' users reading them through file mounts "
+                        "(docker-compose.ha.yml, docs/ha.md); default 0600 but with compose")
     parser.add_argument("--now", metavar="YYYY-MM-DD", type=date_argument,
                         help="the day contracts are judged on (terminations, trials); "
                         "default: today in the provider's timezone")
@@ -70,7 +75,8 @@ def run_render(args) -> int:
     except (HaRenderError, ShardRenderError) as exc:
         print(f"owl config render: {exc}; nothing rendered", file=sys.stderr)
         return 1
-    mode = 0o644 if options.profile == "compose" else 0o600
+    readable = options.profile == "compose" or args.secrets_container_readable
+    mode = 0o644 if readable else 0o600
     tokens = (("webhook", options.token_file), ("scrape", options.scrape_token_path),
               ("web", options.web_secret_path))
     try:
