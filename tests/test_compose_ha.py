@@ -10,6 +10,7 @@ one is missing, tests/support/binaries.py).
 from __future__ import annotations
 
 import ipaddress
+import os
 import posixpath
 import re
 import stat
@@ -44,12 +45,21 @@ OWL_SERVICES = {"owl-bridge-a": "bridge", "owl-bridge-b": "bridge", "owl-db-upgr
                 "owl-exporter": "exporter"}
 
 
+def render(out: Path, *options: str) -> None:
+    """The example rendered with the ha profile, under the usual umask (022) whatever the
+    test run's: the modes the tests read are then the render's own."""
+    previous = os.umask(0o022)
+    try:
+        assert cli.main(["config", "render", "--inventory", str(EXAMPLE), "--out", str(out),
+                         "--profile", "ha", "--now", "2025-07-15", *options]) == 0
+    finally:
+        os.umask(previous)
+
+
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("rendered-ha").resolve()
-    assert cli.main(["config", "render", "--inventory", str(EXAMPLE), "--out", str(out),
-                     "--profile", "ha", "--secrets.container-readable",
-                     "--now", "2025-07-15"]) == 0
+    render(out, "--secrets.container-readable")
     return out
 
 
@@ -319,6 +329,17 @@ def test_every_mounted_host_path_is_the_example_inventory_or_one_the_render_writ
             assert source.exists(), f"{service}: {source} is not written by the render"
 
 
+def test_everything_mounted_from_the_render_is_readable_by_the_containers_users(
+        compose, rendered):
+    # prometheus and alertmanager run as nobody, the owl services as owl: not the host's owner
+    for service in compose["services"]:
+        for source in binds(compose, service).values():
+            for path in [source, *(source.rglob("*") if source.is_dir() else [])]:
+                mode = stat.S_IMODE(path.stat().st_mode)
+                needed = 0o005 if path.is_dir() else 0o004
+                assert mode & needed == needed, f"{service}: {path} is {oct(mode)}"
+
+
 def test_state_is_kept_on_declared_named_volumes(compose):
     for service, spec in compose["services"].items():
         for volume in spec.get("volumes", []):
@@ -341,8 +362,7 @@ def test_the_tokens_are_readable_by_the_containers_users_with_the_option(rendere
 
 
 def test_without_the_option_the_ha_render_keeps_the_tokens_private(tmp_path):
-    assert cli.main(["config", "render", "--inventory", str(EXAMPLE), "--out", str(tmp_path),
-                     "--profile", "ha", "--now", "2025-07-15"]) == 0
+    render(tmp_path)
     for token in TOKENS:
         assert stat.S_IMODE((tmp_path / "secrets" / token).stat().st_mode) == 0o600
 
