@@ -101,3 +101,17 @@ def test_only_the_entries_used_last_are_kept(tmp_path, cache_dir):
         path = write(tmp_path, VALID.replace("name: ACME SARL", f"name: ACME {number}"))
         load_inventory(path)
     assert len(list(cache_dir.glob("inventory-*.pickle"))) == cache.KEPT
+
+
+def test_without_a_home_folder_the_inventory_is_parsed_without_a_cache(tmp_path, monkeypatch,
+                                                                       parses):
+    monkeypatch.delenv("OWL_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def no_home():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr("pathlib.Path.home", no_home)
+    path = write(tmp_path, VALID)
+    assert load_inventory(path) == load_inventory(path)
+    assert len(parses) == 2
