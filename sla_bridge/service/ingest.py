@@ -71,12 +71,6 @@ class IngestResult:
     def new_security_incidents(self) -> list[Incident]:
         return [o.incident for o in self.outcomes if o.kind == CREATED and o.incident.security]
 
-    @property
-    def incident_ids(self) -> dict[str, int | None]:
-        """The incident each notice touched, by its dedup key (replay maps ids with it)."""
-        return {o.dedup_key: o.incident.id if o.incident is not None else None
-                for o in self.outcomes}
-
     def split(self, sizes: list[int]) -> list[IngestResult]:
         """The results of consecutive runs of ``sizes`` notices, e.g. one per request."""
         parts, start = [], 0
