@@ -194,7 +194,8 @@ def load_inventory(path: str | Path) -> Inventory:
         line = content.count(b"\n", 0, exc.start) + 1
         raise InventoryError([f"{path}:{line}: the inventory is not UTF-8 text "
                               f"({exc.reason})"]) from None
-    inventory = cache.lookup(content)
+    with _collector_paused():  # unpickling builds as many objects as parsing does
+        inventory = cache.lookup(content)
     if inventory is None:
         inventory = parse_inventory(text, str(path))
         cache.store(content, inventory)
