@@ -49,7 +49,7 @@ from owl.render.ha import render_ha
 from owl.render.profile import (DEFAULT_SCRAPE_TOKEN_FILE, DEFAULT_TOKEN_FILE,
                                 DEFAULT_WEB_SECRET_FILE, build_profile)
 from owl.render.prometheus import RULES_DIR, TARGETS_DIR, render_prometheus
-from owl.render.shards import render_shards
+from owl.render.shards import render_shards, shards_of
 
 # Directories holding only rendered files: a file there that was not rendered this time is stale.
 GENERATED_DIRS = (RULES_DIR, TARGETS_DIR, DASHBOARDS_DIR)
@@ -86,12 +86,10 @@ def render(inventory: Inventory, options: RenderOptions) -> dict[str, str]:
     """Every rendered file, relative path -> text."""
     profile = build_profile(options.profile, inventory.provider.stack, Path(options.out_dir),
                             options.token_file, options.scrape_token_path)
+    if options.shards > 1:  # refused for other profiles and without a store, naming them
+        shards_of(inventory.provider.stack, options.shards, options.profile)
     if options.profile == EXTERNAL_PROFILE:  # their Prometheus and Alertmanager merge these
-        files = render_external(inventory, profile, options.today)
-        if options.shards > 1:  # refused, naming the profile (owl.render.shards)
-            render_shards(files, inventory, profile, options.today, options.shards,
-                          options.profile)
-        return files
+        return render_external(inventory, profile, options.today)
     files = {
         **render_prometheus(inventory, profile, options.today),
         **render_generated_rules(inventory, options.today),
