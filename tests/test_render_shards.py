@@ -312,7 +312,7 @@ def test_as_many_shards_as_provider_stack_shards_lists_are_needed(tmp_path, caps
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("profile", ("compose", "ha"))
+@pytest.mark.parametrize("profile", ("compose", "ha", "external"))
 def test_shards_are_rendered_with_the_local_profile_only(tmp_path, capsys, inventory_file,
                                                         profile):
     assert profile not in SHARDED_PROFILES
