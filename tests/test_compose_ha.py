@@ -14,7 +14,6 @@ import os
 import posixpath
 import re
 import stat
-import subprocess
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -22,8 +21,9 @@ import yaml
 
 from owl.render.ha import HAPROXY_PATH
 from owl_commands import cli
-from tests.support.binaries import require_binary
-from tests.test_compose import PINNED_IMAGE, argument_files, flag, interpolate, load
+from tests.test_compose import (PINNED_IMAGE, argument_files, file_values, flag, interpolate,
+                                load)
+from tests.test_render_ha import check
 
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker-compose.ha.yml"
@@ -121,15 +121,6 @@ def relative_to_config(config_file: str, paths: list[str]) -> list[str]:
     return [posixpath.normpath(PurePosixPath(folder, path)) for path in paths]
 
 
-def file_values(node) -> list[str]:
-    if isinstance(node, dict):
-        return [path for key, value in node.items()
-                for path in ([value] if key.endswith("_file") else file_values(value))]
-    if isinstance(node, list):
-        return [path for item in node for path in file_values(item)]
-    return []
-
-
 def reads(compose: dict, service: str) -> list[str]:
     """Container paths of every file ``service`` reads: its command's and its configuration's."""
     command = compose["services"][service].get("command", [])
@@ -163,14 +154,6 @@ def haproxy_sections(rendered: Path) -> dict[str, list[str]]:
     text = (rendered / HAPROXY_PATH).read_text(encoding="utf-8")
     return {section.splitlines()[0]: [line.strip() for line in section.splitlines()[1:]]
             for section in text.split("\n\n") if section.startswith(("frontend ", "backend "))}
-
-
-def check(binary: str, *args: str) -> str:
-    result = subprocess.run([require_binary(binary), *args], capture_output=True, text=True,
-                            timeout=30)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output
-    return output
 
 
 # --- services and images ------------------------------------------------------------------
