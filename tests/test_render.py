@@ -89,15 +89,20 @@ def rendered(tmp_path_factory) -> dict[str, Path]:
 
 # --- golden files ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("case", CASES)
-def test_rendered_files_match_golden_files(rendered, case):
-    actual = golden_files(rendered[case])
-    expected_dir = GOLDEN / case
+def update_golden_if_asked(actual: dict[str, str], expected_dir) -> None:
+    """With OWL_UPDATE_GOLDEN=1, ``expected_dir`` is rewritten as ``actual`` (read the diff)."""
     if os.environ.get("OWL_UPDATE_GOLDEN") == "1":
         shutil.rmtree(expected_dir, ignore_errors=True)
         for relative, text in actual.items():
             (expected_dir / relative).parent.mkdir(parents=True, exist_ok=True)
             (expected_dir / relative).write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_rendered_files_match_golden_files(rendered, case):
+    actual = golden_files(rendered[case])
+    expected_dir = GOLDEN / case
+    update_golden_if_asked(actual, expected_dir)
     expected = golden_files(expected_dir)
     assert sorted(actual) == sorted(expected)
     for relative, text in expected.items():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -23,7 +22,8 @@ from owl.render.external import (ALERTMANAGER_PARTS, MARKER_LABEL, MARKER_VALUE,
 from owl.render.merge import MERGED_HEADER, merge_alertmanager, merge_prometheus
 from owl_commands.cli import main
 from tests.support.binaries import require_binary
-from tests.test_render import FIXTURE, GOLDEN, REPO, files_under, golden_files, render_case
+from tests.test_render import (FIXTURE, GOLDEN, REPO, files_under, golden_files, render_case,
+                               update_golden_if_asked)
 
 CASE = "fixture-external"
 THEIR_PROMETHEUS = """\
@@ -129,11 +129,7 @@ def test_the_external_render_matches_its_golden_files(rendered):
     actual = {relative: text.replace(str(rendered), "$OUT")
               for relative, text in golden_files(rendered).items()}
     expected_dir = GOLDEN / CASE
-    if os.environ.get("OWL_UPDATE_GOLDEN") == "1":
-        shutil.rmtree(expected_dir, ignore_errors=True)
-        for relative, text in actual.items():
-            (expected_dir / relative).parent.mkdir(parents=True, exist_ok=True)
-            (expected_dir / relative).write_text(text, encoding="utf-8")
+    update_golden_if_asked(actual, expected_dir)
     expected = golden_files(expected_dir)
     assert sorted(actual) == sorted(expected)
     for relative, text in expected.items():

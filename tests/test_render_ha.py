@@ -9,8 +9,6 @@ of the fixture inventory with ``HA_SECTION``; every other file is the local prof
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,7 +17,8 @@ import yaml
 
 from owl.inventory import InventoryError, parse_inventory
 from tests.support.binaries import require_binary
-from tests.test_render import FIXTURE, GOLDEN, files_under, golden_files, render_case
+from tests.test_render import (FIXTURE, GOLDEN, files_under, golden_files, render_case,
+                               update_golden_if_asked)
 
 GOLDEN_HA = GOLDEN / "fixture-ha"
 HA_SECTION = """\
@@ -59,11 +58,7 @@ def renders(tmp_path_factory) -> dict[str, Path]:
 def test_the_replicas_cluster_and_balancer_files_match_golden_files(renders):
     actual = {path: text for path, text in files_under(renders["ha"]).items()
               if path in HA_FILES}
-    if os.environ.get("OWL_UPDATE_GOLDEN") == "1":
-        shutil.rmtree(GOLDEN_HA, ignore_errors=True)
-        for relative, text in actual.items():
-            (GOLDEN_HA / relative).parent.mkdir(parents=True, exist_ok=True)
-            (GOLDEN_HA / relative).write_text(text, encoding="utf-8")
+    update_golden_if_asked(actual, GOLDEN_HA)
     assert sorted(actual) == sorted(HA_FILES)
     assert actual == files_under(GOLDEN_HA), "fixture-ha differs (OWL_UPDATE_GOLDEN=1 if meant)"
 

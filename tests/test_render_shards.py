@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from owl.render.shards import SHARDED_PROFILES, shard_rules
 from tests.support.binaries import require_binary
 from tests.test_alert_rules import RUNBOOK_URL, runbook_sections
 from tests.test_render import (FIXTURE, GOLDEN, REPO, TODAY, files_under, golden_files,
-                               render_case)
+                               render_case, update_golden_if_asked)
 
 GOLDEN_SHARDS = GOLDEN / "fixture-shards"
 STORE = """\
@@ -86,11 +84,7 @@ def shard_config(renders, index: int) -> dict:
 def test_the_shards_files_match_golden_files(renders):
     actual = {path: text for path, text in files_under(renders["shards"]).items()
               if is_shards_file(path)}
-    if os.environ.get("OWL_UPDATE_GOLDEN") == "1":
-        shutil.rmtree(GOLDEN_SHARDS, ignore_errors=True)
-        for relative, text in actual.items():
-            (GOLDEN_SHARDS / relative).parent.mkdir(parents=True, exist_ok=True)
-            (GOLDEN_SHARDS / relative).write_text(text, encoding="utf-8")
+    update_golden_if_asked(actual, GOLDEN_SHARDS)
     assert actual == files_under(GOLDEN_SHARDS), \
         "fixture-shards differs (OWL_UPDATE_GOLDEN=1 if meant)"
 
